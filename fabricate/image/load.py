@@ -1,0 +1,129 @@
+"""Load a photo from disk or bytes into a normalised RGB(A) array."""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fabricate.errors import InputError
+
+#: Refuse larger images: they are decompression bombs or needlessly slow.
+MAX_PIXELS = 40_000_000
+#: Refuse smaller images: too little detail to reconstruct anything.
+MIN_SIDE = 64
+
+# Pillow's own guard raises at 2x its limit; we check the size ourselves first.
+Image.MAX_IMAGE_PIXELS = None
+
+
+@dataclass
+class Photo:
+    """A decoded photo.
+
+    Attributes
+    ----------
+    rgb : (H, W, 3) uint8
+        Colour in sRGB, EXIF orientation applied.
+    alpha : (H, W) float32 in [0, 1], or None when the file has no alpha.
+    name : str
+        File name the photo came from (never used as a path).
+    """
+
+    rgb: np.ndarray
+    alpha: Optional[np.ndarray]
+    name: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def _to_8bit(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == np.uint8:
+        return arr
+    arr = arr.astype(np.float64)
+    top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+    return np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = None) -> Photo:
+    """Decode a JPEG, PNG (8/16-bit, grey, palette, alpha) or WebP photo.
+
+    Parameters
+    ----------
+    source
+        A path or the file's bytes.
+    name
+        Name to record; defaults to the file's base name.
+
+    Returns
+    -------
+    Photo
+
+    Raises
+    ------
+    InputError
+        Not an image, truncated, over 40 megapixels or under 64 px a side.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        stream = io.BytesIO(source)
+        name = name or "photo"
+    else:
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise InputError(f"photo not found: {path}")
+        stream = open(path, "rb")
+        name = name or os.path.basename(path)
+    with stream:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = Image.open(stream)
+        except UnidentifiedImageError:
+            raise InputError(f"{name} is not an image (expected JPEG, PNG or WebP)") from None
+        except Exception as exc:  # pillow raises many types on garbage headers
+            raise InputError(f"{name} is not a readable image ({exc})") from None
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise InputError(
+                f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+                f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
+            )
+        if min(width, height) < MIN_SIDE:
+            raise InputError(f"{name} is {width}x{height} pixels; each side must be at least {MIN_SIDE} px")
+        try:
+            image.load()
+        except Exception:
+            raise InputError(f"{name} is truncated or corrupt and cannot be decoded") from None
+        try:
+            image = ImageOps.exif_transpose(image)
+        except Exception:
+            pass  # a broken EXIF block must not reject an otherwise good photo
+        return _normalise(image, name)
+
+
+def _normalise(image: Image.Image, name: str) -> Photo:
+    mode = image.mode
+    alpha = None
+    if mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        grey = _to_8bit(np.asarray(image))
+        rgb = np.repeat(grey[..., None], 3, axis=2)
+    else:
+        if mode == "P":
+            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        elif mode in ("LA", "PA", "La", "RGBa"):
+            image = image.convert("RGBA")
+        elif mode == "L" and "transparency" in image.info:
+            image = image.convert("RGBA")
+        elif mode not in ("RGB", "RGBA"):
+            image = image.convert("RGB")
+        arr = _to_8bit(np.asarray(image))
+        rgb = np.ascontiguousarray(arr[..., :3])
+        if arr.shape[2] == 4:
+            alpha = arr[..., 3].astype(np.float32) / 255.0
+    return Photo(rgb=rgb, alpha=alpha, name=name)

@@ -1,0 +1,227 @@
+"""Classical single-photo reconstruction: silhouette inflation into a sparse SDF.
+
+The silhouette is inflated with a rounded cross-section (the square root of a
+Poisson solution, which is exactly circular across a strip and spherical for a
+disc), given a back surface (mirrored, thinner or flat) and a gentle relief
+from the photo's shading. The solid is stored as a narrow-band sparse volume.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import spsolve
+
+from fabricate.errors import InputError
+from fabricate.image.foreground import Foreground
+from fabricate.reconstruct.base import RESOLUTIONS, Reconstruction, Reconstructor
+from fabricate.reconstruct.sparse_volume import BLOCK, SparseSDF
+
+#: Empty voxels kept around the object on every side.
+MARGIN = 8
+#: Half-width of the allocated band around the surface, in voxels.
+BAND = 3.0
+#: The Poisson inflation is solved at most at this resolution, then upsampled.
+POISSON_MAX_SIDE = 320
+BACK_MODES = ("mirror", "thin", "flat")
+
+
+def poisson_height(mask: np.ndarray) -> np.ndarray:
+    """Height field whose cross-sections are round: sqrt(2u) with -lap(u) = 1 in the mask.
+
+    Parameters
+    ----------
+    mask : (H, W) bool
+
+    Returns
+    -------
+    (H, W) float64, zero outside the mask, in pixels.
+    """
+    h, w = mask.shape
+    inside = mask.copy()
+    inside[0, :] = inside[-1, :] = inside[:, 0] = inside[:, -1] = False
+    ids = -np.ones(mask.shape, np.int64)
+    n = int(inside.sum())
+    if n == 0:
+        return np.zeros(mask.shape)
+    ids[inside] = np.arange(n)
+    rows, cols, vals = [np.arange(n)], [np.arange(n)], [np.full(n, 4.0)]
+    r, c = np.nonzero(inside)
+    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        nb = ids[r + dr, c + dc]
+        ok = nb >= 0
+        rows.append(ids[r, c][ok])
+        cols.append(nb[ok])
+        vals.append(-np.ones(int(ok.sum())))
+    lap = sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    u = np.zeros(mask.shape)
+    u[inside] = spsolve(lap.tocsc(), np.ones(n))
+    return np.sqrt(2.0 * np.maximum(u, 0.0))
+
+
+class ClassicalReconstructor(Reconstructor):
+    """Silhouette inflation: fast, needs no training, runs on any CPU.
+
+    Parameters
+    ----------
+    back : {"mirror", "thin", "flat"}
+        Back surface: mirror of the front, ``back_ratio`` times as deep, or flat
+        (a relief plaque with a base of ``plaque_depth``).
+    back_ratio : float
+        Depth of the back relative to the front for ``back="thin"``.
+    depth_scale : float
+        Multiplies the inflation depth (1 = round cross-sections).
+    relief : float
+        Strength of the relief added from image shading (0 disables it).
+    plaque_depth : float
+        Base thickness of a flat-backed plaque, as a share of the resolution.
+    """
+
+    name = "classical"
+
+    def __init__(self, back: str = "mirror", back_ratio: float = 0.5, depth_scale: float = 1.0,
+                 relief: float = 1.0, plaque_depth: float = 0.05):
+        if back not in BACK_MODES:
+            raise InputError(f"unknown back surface {back!r}; choose one of {', '.join(BACK_MODES)}")
+        if not 0.05 <= back_ratio <= 1.0:
+            raise InputError(f"back ratio must be between 0.05 and 1, got {back_ratio}")
+        if not 0.1 <= depth_scale <= 3.0:
+            raise InputError(f"depth scale must be between 0.1 and 3, got {depth_scale}")
+        if not 0.0 <= relief <= 5.0:
+            raise InputError(f"relief must be between 0 and 5, got {relief}")
+        self.back, self.back_ratio, self.depth_scale = back, back_ratio, depth_scale
+        self.relief, self.plaque_depth = relief, plaque_depth
+
+    def reconstruct(self, foreground: Foreground, resolution: int = 256,
+                    report: Optional[Callable[[float], None]] = None) -> Reconstruction:
+        if resolution not in RESOLUTIONS:
+            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
+        report = report or (lambda f: None)
+        mask2d, alpha2d, rgb2d = self._fit_to_grid(foreground, resolution)
+        report(0.1)
+        height = self._inflate(mask2d, resolution)
+        report(0.3)
+        front, back = self._surfaces(height, mask2d, rgb2d, resolution)
+        report(0.4)
+        volume = self._sparse_volume(mask2d, alpha2d, front, back, lambda f: report(0.4 + 0.6 * f))
+        colour_map = rgb2d
+
+        def vertex_colours(points: np.ndarray) -> np.ndarray:
+            # The photo is a projection along y: front and back (mirror fill) share a pixel.
+            x = np.clip(np.round(points[:, 0]).astype(np.int64), 0, colour_map.shape[0] - 1)
+            z = np.clip(np.round(points[:, 2]).astype(np.int64), 0, colour_map.shape[1] - 1)
+            return colour_map[x, z]
+
+        return Reconstruction(volume=volume, vertex_colours=vertex_colours)
+
+    # --- steps -----------------------------------------------------------------
+    @staticmethod
+    def _fit_to_grid(fg: Foreground, resolution: int):
+        """Resample mask, matte and colours so the object spans the resolution.
+
+        Returns maps indexed [x, z] (x = photo right, z = photo up).
+        """
+        rows, cols = np.flatnonzero(fg.mask.any(1)), np.flatnonzero(fg.mask.any(0))
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        scale = (resolution - 2 * MARGIN) / max(r1 - r0, c1 - c0)
+        out_w, out_h = max(1, round((c1 - c0) * scale)), max(1, round((r1 - r0) * scale))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        alpha = cv2.resize(np.where(fg.mask, fg.alpha, 0.0).astype(np.float32)[r0:r1, c0:c1], (out_w, out_h),
+                           interpolation=interp)
+        rgb = cv2.resize(fg.rgb[r0:r1, c0:c1], (out_w, out_h), interpolation=interp)
+        nx = -(-(out_w + 2 * MARGIN) // BLOCK) * BLOCK
+        nz = -(-(out_h + 2 * MARGIN) // BLOCK) * BLOCK
+        alpha_xz = np.zeros((nx, nz), np.float32)
+        alpha_xz[MARGIN:MARGIN + out_w, MARGIN:MARGIN + out_h] = alpha.T[:, ::-1]
+        mask = alpha_xz >= 0.5
+        labels, count = ndimage.label(mask)
+        if count == 0:
+            raise InputError("the object is too small to reconstruct at this resolution")
+        if count > 1:
+            sizes = ndimage.sum_labels(mask, labels, np.arange(1, count + 1))
+            mask = labels == int(np.argmax(sizes)) + 1
+        rgb_xz = np.zeros((nx, nz, 3), np.uint8)
+        rgb_xz[MARGIN:MARGIN + out_w, MARGIN:MARGIN + out_h] = rgb.transpose(1, 0, 2)[:, ::-1]
+        _, (ix, iz) = ndimage.distance_transform_edt(~mask, return_indices=True)
+        return mask, alpha_xz, rgb_xz[ix, iz]
+
+    @staticmethod
+    def _inflate(mask: np.ndarray, resolution: int) -> np.ndarray:
+        work = min(1.0, POISSON_MAX_SIDE / max(mask.shape))
+        if work < 1.0:
+            small = cv2.resize(mask.astype(np.float32), None, fx=work, fy=work, interpolation=cv2.INTER_AREA) >= 0.5
+            height = poisson_height(small) / work
+            height = cv2.resize(height.astype(np.float32), mask.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        else:
+            height = poisson_height(mask)
+        # Thin parts lost at the working resolution still get a cone-shaped profile.
+        inside = ndimage.distance_transform_edt(mask) - 0.5
+        return np.where(mask, np.maximum(height, inside), 0.0)
+
+    def _surfaces(self, height, mask, rgb, resolution):
+        depth = height * self.depth_scale
+        relief = np.zeros_like(depth)
+        if self.relief > 0:
+            lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+            detail = lum - cv2.GaussianBlur(lum, (0, 0), 0.02 * resolution)
+            spread = float(np.std(detail[mask])) or 1.0
+            inside = ndimage.distance_transform_edt(mask)
+            fade = np.clip(inside / (0.04 * resolution), 0.0, 1.0)
+            relief = self.relief * 0.004 * resolution * np.clip(detail / spread, -2.0, 2.0) * fade
+            relief = cv2.GaussianBlur(relief.astype(np.float32), (0, 0), 1.0)
+        if self.back == "mirror":
+            front, back = depth + relief, depth
+        elif self.back == "thin":
+            front, back = depth + relief, depth * self.back_ratio
+        else:
+            base = self.plaque_depth * resolution
+            front, back = np.where(mask, base + 0.5 * depth + relief, 0.0), np.zeros_like(depth)
+        front = np.where(mask, np.maximum(front, 0.0), 0.0)
+        return front.astype(np.float32), np.where(mask, back, 0.0).astype(np.float32)
+
+    @staticmethod
+    def _sparse_volume(mask, alpha, front, back, report) -> SparseSDF:
+        nx, nz = mask.shape
+        centre = MARGIN + float(front.max()) + 0.37  # off-grid, so no sample sits on a surface
+        ny = -(-int(np.ceil(centre + back.max() + MARGIN)) // BLOCK) * BLOCK
+        # Signed distance to the silhouette in the image plane (negative inside), smoothed
+        # so the side walls are not voxel staircases.
+        outline = ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
+        outline = cv2.GaussianBlur(outline.astype(np.float32), (0, 0), 0.75)
+        y_front = (centre - front).astype(np.float32)
+        y_back = (centre + back).astype(np.float32)
+        # Divide height differences by the surface slope so values approximate distances.
+        gfx, gfz = np.gradient(front)
+        gbx, gbz = np.gradient(back)
+        slope_front = np.maximum(1.0 / np.sqrt(1.0 + gfx ** 2 + gfz ** 2), 0.05).astype(np.float32)
+        slope_back = np.maximum(1.0 / np.sqrt(1.0 + gbx ** 2 + gbz ** 2), 0.05).astype(np.float32)
+
+        def sdf(positions: np.ndarray) -> np.ndarray:
+            x, y, z = positions[..., 0], positions[..., 1].astype(np.float32), positions[..., 2]
+            d = outline[x, z]
+            d = np.maximum(d, (y_front[x, z] - y) * slope_front[x, z])
+            return np.maximum(d, (y - y_back[x, z]) * slope_back[x, z])
+
+        # Per block column: which depth ranges can hold the surface.
+        bx, bz = nx // BLOCK, nz // BLOCK
+        grid = lambda a: a.reshape(bx, BLOCK, bz, BLOCK)
+        pad = BAND + 1.5
+        near_outline = grid(outline).min(axis=(1, 3)) < pad
+        crosses_rim = near_outline & (grid(outline).max(axis=(1, 3)) > -pad)
+        yf_lo, yf_hi = grid(y_front).min(axis=(1, 3)) - pad, grid(y_front).max(axis=(1, 3)) + pad
+        yb_lo, yb_hi = grid(y_back).min(axis=(1, 3)) - pad, grid(y_back).max(axis=(1, 3)) + pad
+        by = ny // BLOCK
+        y0 = (np.arange(by) * BLOCK)[None, :, None]
+        y1 = y0 + BLOCK  # includes the next block's first sample
+        col = lambda a: a[:, None, :]
+        overlaps = lambda lo, hi: (y1 >= col(lo)) & (y0 <= col(hi))
+        candidate = col(near_outline) & (
+            overlaps(yf_lo, yf_hi) | overlaps(yb_lo, yb_hi) | (col(crosses_rim) & overlaps(yf_lo, yb_hi)))
+        # Sign of every block from one sample, for the blocks left unallocated.
+        centres = np.stack(np.meshgrid(np.arange(bx), np.arange(by), np.arange(bz), indexing="ij"), -1) * BLOCK
+        centres += BLOCK // 2
+        coarse = np.where(sdf(centres.reshape(-1, 1, 3)).reshape(bx, by, bz) < 0, -1, 1).astype(np.int8)
+        return SparseSDF.from_function((nx, ny, nz), np.argwhere(candidate), coarse, sdf, fill=BAND,
+                                       report=report)
