@@ -119,8 +119,9 @@ def validate_mesh(mesh: ColouredMesh, check_self_intersections: bool = True) -> 
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     double_area = np.linalg.norm(cross, axis=1)
     scale = float(np.max(np.ptp(v, axis=0))) or 1.0
-    degenerate = int(((double_area <= 1e-12 * scale * scale) | (sorted_faces[:, 0] == sorted_faces[:, 1])
-                      | (sorted_faces[:, 1] == sorted_faces[:, 2])).sum())
+    repeated = (sorted_faces[:, 0] == sorted_faces[:, 1]) | (sorted_faces[:, 1] == sorted_faces[:, 2])
+    degenerate = int(repeated.sum())
+    slivers = int(((double_area <= 1e-12 * scale * scale) & ~repeated).sum())
     pinches = len(non_manifold_vertices(f, n)) if fins == 0 else 0
     labels = face_components(f, n)
     components = int(labels.max() + 1)
@@ -146,7 +147,10 @@ def validate_mesh(mesh: ColouredMesh, check_self_intersections: bool = True) -> 
     if duplicates:
         problems.append(f"{duplicates} duplicate triangles")
     if degenerate:
-        problems.append(f"{degenerate} degenerate (zero-area) triangles")
+        problems.append(f"{degenerate} degenerate triangles (a corner used twice)")
+    if slivers:
+        # Zero-area slivers keep the surface closed; slicers and manifold3d accept them.
+        warnings.append(f"{slivers} zero-area sliver triangles")
     if intersections:
         problems.append(f"{intersections} pairs of self-intersecting triangles")
     if volume <= 0:

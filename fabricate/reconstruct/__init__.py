@@ -1,0 +1,21 @@
+"""Stage 2: models that turn a cut-out photo into a sparse SDF, behind one interface."""
+from fabricate.errors import InputError
+from fabricate.reconstruct.base import RESOLUTIONS, Reconstruction, Reconstructor
+from fabricate.reconstruct.classical import ClassicalReconstructor
+from fabricate.reconstruct.sparse_volume import SparseSDF
+
+#: Models by name; a learned model registers here when it ships.
+MODELS = {"classical": ClassicalReconstructor}
+
+
+def get_reconstructor(name: str = "classical", **options) -> Reconstructor:
+    """The reconstruction model called ``name``, configured with ``options``."""
+    try:
+        model = MODELS[name]
+    except KeyError:
+        raise InputError(f"unknown model {name!r}; available: {', '.join(MODELS)}") from None
+    return model(**options)
+
+
+__all__ = ["Reconstructor", "Reconstruction", "SparseSDF", "ClassicalReconstructor", "get_reconstructor",
+           "RESOLUTIONS", "MODELS"]

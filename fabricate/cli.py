@@ -1,0 +1,201 @@
+"""Command line: `fabricate make`, `fabricate printers`, `fabricate check`.
+
+Exit codes: 0 success, 2 bad input (or a mesh `check` finds unprintable), 1 internal error.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import click
+
+from fabricate import __version__
+from fabricate.errors import FabricateError, InputError, MeshError
+from fabricate.progress import STAGES
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+class StageBars:
+    """One tqdm bar per pipeline stage, on stderr."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars = {}
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = tqdm(total=100, desc=f"{stage:<11}", unit="%", file=sys.stderr, leave=True,
+                       bar_format="{desc} {bar} {n:3.0f}% {elapsed}")
+            self.bars[stage] = bar
+        bar.n = round(100 * fraction)
+        bar.refresh()
+        if fraction >= 1.0:
+            bar.close()
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _run(action):
+    """Run a command body, turning our errors into one line and an exit code."""
+    try:
+        return action()
+    except InputError as exc:
+        _fail(str(exc), EXIT_INPUT)
+    except MeshError as exc:
+        _fail(str(exc), EXIT_INTERNAL)
+    except FabricateError as exc:
+        _fail(str(exc), EXIT_INTERNAL)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug: one line unless the user asks for the traceback
+        if os.environ.get("FABRICATE_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set FABRICATE_DEBUG=1 for details)", EXIT_INTERNAL)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fabricate")
+def main():
+    """Turn a photo of an object into a watertight, coloured, print-ready 3MF."""
+
+
+@main.command()
+@click.argument("photo", type=click.Path(dir_okay=False))
+@click.option("--printer", "-p", required=True, help="Printer id, e.g. bambu-a1 (see `fabricate printers`).")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Output file: .3mf (recommended), .stl or .glb.")
+@click.option("--height-mm", type=float, default=None, help="Model height in mm [default: largest that fits].")
+@click.option("--resolution", type=click.Choice(["128", "256", "512", "1024"]), default="256", show_default=True,
+              help="Voxels across the object.")
+@click.option("--model", default="classical", show_default=True, help="Reconstruction model.")
+@click.option("--back", type=click.Choice(["mirror", "thin", "flat"]), default="mirror", show_default=True,
+              help="Back surface: mirror of the front, thinner, or flat (a relief plaque).")
+@click.option("--back-ratio", type=float, default=0.5, show_default=True, help="Back depth for --back thin.")
+@click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Inflation depth multiplier.")
+@click.option("--relief", type=float, default=1.0, show_default=True, help="Relief from shading (0 = none).")
+@click.option("--orientation", type=click.Choice(["photo", "stable"]), default="photo", show_default=True,
+              help="Stand as photographed, or on the most stable face.")
+@click.option("--base-cut", type=float, default=0.03, show_default=True,
+              help="Share of the height cut off for a flat base (0 = none).")
+@click.option("--max-triangles", type=int, default=200_000, show_default=True, help="Triangle budget.")
+@click.option("--also", multiple=True, type=click.Choice(["stl", "glb"]), help="Also write these formats beside it.")
+@click.option("--title", default=None, help="Model title [default: from the photo's name].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+def make(photo, printer, output, height_mm, resolution, model, back, back_ratio, depth_scale, relief, orientation,
+         base_cut, max_triangles, also, title, quiet):
+    """Reconstruct PHOTO and write a print-ready model for PRINTER."""
+    from fabricate.pipeline import MakeOptions, make_model, write_outputs
+
+    options = MakeOptions(printer=printer, height_mm=height_mm, resolution=int(resolution), model=model, back=back,
+                          back_ratio=back_ratio, depth_scale=depth_scale, relief=relief, orientation=orientation,
+                          base_cut=base_cut, max_triangles=max_triangles, title=title)
+    extension = os.path.splitext(output)[1].lower()
+    if extension not in (".3mf", ".stl", ".glb"):
+        _fail(f"output must end in .3mf, .stl or .glb, got {output!r}", EXIT_INPUT)
+    bars = StageBars(enabled=not quiet and sys.stderr.isatty() or os.environ.get("FABRICATE_PROGRESS") == "1")
+
+    def body():
+        try:
+            result = make_model(photo, options, progress=bars)
+            written = write_outputs(result, output, also=also, progress=bars)
+        finally:
+            bars.close()
+        click.echo(f"{result.title}: {result.fit.size_mm[0]:.1f} x {result.fit.size_mm[1]:.1f} x "
+                   f"{result.fit.size_mm[2]:.1f} mm on the {printer} ({result.fit.orientation} orientation, "
+                   f"mask from {result.mask_source})")
+        for line in result.validation.summary_lines():
+            click.echo("  " + line)
+        for action in result.repairs:
+            click.echo("  repaired: " + action)
+        click.echo("wrote " + ", ".join(written))
+
+    _run(body)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def printers(as_json):
+    """List the printer profiles."""
+    from fabricate.printing import list_printers
+
+    def body():
+        profiles = list_printers()
+        if as_json:
+            import json
+
+            click.echo(json.dumps([p.to_dict() for p in profiles], indent=2))
+            return
+        click.echo(f"{'id':<26} {'printer':<30} {'build volume (mm)':<20} {'nozzle':>6} {'filaments':>9}")
+        for p in profiles:
+            volume = " x ".join(f"{v:g}" for v in p.build_volume_mm)
+            if p.bed_shape == "circular":
+                volume = f"⌀{p.build_volume_mm[0]:g} x {p.build_volume_mm[2]:g}"
+            click.echo(f"{p.id:<26} {p.name:<30} {volume:<20} {p.nozzle_diameter_mm:>6g} {p.filament_slots:>9}")
+
+    _run(body)
+
+
+@main.command()
+@click.argument("mesh_file", type=click.Path(dir_okay=False))
+@click.option("--repair", is_flag=True, help="Repair the mesh and write the result.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Where --repair writes [default: NAME.repaired.EXT].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check(mesh_file, repair, output, as_json):
+    """Print the validation report of a 3MF, STL or GLB file (exit 2 if it is not printable)."""
+    from fabricate.export import load_mesh_file, write_mesh
+    from fabricate.mesh import repair_mesh, validate_mesh
+
+    def body():
+        mesh = load_mesh_file(mesh_file)
+        report = validate_mesh(mesh)
+        _print_report(mesh_file, report, as_json)
+        if not repair:
+            if not report.ok:
+                sys.exit(EXIT_INPUT)
+            return
+        if report.ok:
+            click.echo("nothing to repair")
+            return
+        repaired, actions = repair_mesh(mesh)
+        for action in actions:
+            click.echo("repaired: " + action)
+        after = validate_mesh(repaired)
+        target = output or "{0}.repaired{1}".format(*os.path.splitext(mesh_file))
+        write_mesh(target, repaired)
+        _print_report(target, after, as_json)
+        click.echo(f"wrote {target}")
+
+    _run(body)
+
+
+def _print_report(name, report, as_json: bool) -> None:
+    if as_json:
+        import json
+
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(f"{name}: {'printable' if report.ok else 'NOT printable'}")
+    for line in report.summary_lines():
+        click.echo("  " + line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Orient, scale and place a model on a printer's bed."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import numpy as np
+
+from fabricate.errors import InputError
+from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.printing.profiles import PrinterProfile
+from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
+
+ORIENTATIONS = ("photo", "stable")
+
+
+@dataclass
+class FitReport:
+    """How the model was placed, for the summary and the report JSON."""
+
+    printer: str
+    orientation: str
+    scale_mm_per_unit: float
+    rotation_z_deg: float
+    size_mm: list
+    usable_mm: list
+    base_cut_mm: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
+    """Cut the model with the plane ``z = min z + height`` so it stands on a flat face.
+
+    manifold3d performs the cut (its output is manifold); vertex colours travel as
+    vertex properties and the cap takes the colours of the cut edges.
+    """
+    import manifold3d
+
+    if height <= 0:
+        return mesh
+    colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
+    properties = np.hstack([mesh.vertices, colours.astype(np.float64) / 255.0]).astype(np.float32)
+    solid = manifold3d.Manifold(manifold3d.Mesh(properties, np.array(mesh.faces, np.uint32, copy=True)))
+    z0 = float(mesh.vertices[:, 2].min())
+    cut = solid.trim_by_plane([0.0, 0.0, 1.0], z0 + height)
+    if cut.is_empty():
+        return mesh
+    out = cut.to_mesh()
+    props = np.array(out.vert_properties, np.float64)
+    faces = np.array(out.tri_verts, np.int64)
+    # Vertices split along property seams are joined again so every edge pairs up.
+    target = np.arange(len(props))
+    merge_from, merge_to = np.array(out.merge_from_vert, np.int64), np.array(out.merge_to_vert, np.int64)
+    target[merge_from] = merge_to
+    faces = target[faces]
+    used, inverse = np.unique(faces, return_inverse=True)
+    props = props[used]
+    vertex_colours = np.clip(np.round(props[:, 3:6] * 255), 0, 255).astype(np.uint8)
+    return mesh.copy(vertices=props[:, :3], faces=inverse.reshape(-1, 3), vertex_colours=vertex_colours,
+                     face_colours=None).with_face_colours_from_vertices()
+
+
+def _rotation(deg_z: float) -> np.ndarray:
+    t = np.radians(deg_z)
+    return np.array([[np.cos(t), -np.sin(t), 0], [np.sin(t), np.cos(t), 0], [0, 0, 1.0]])
+
+
+def _max_scale(mesh: ColouredMesh, printer: PrinterProfile) -> float:
+    usable = printer.usable_size_mm
+    extents = np.maximum(mesh.extents, 1e-9)
+    if printer.bed_shape == "circular":
+        centre = (mesh.bounds[0, :2] + mesh.bounds[1, :2]) / 2
+        radius = float(np.max(np.linalg.norm(mesh.vertices[:, :2] - centre, axis=1))) or 1e-9
+        return min(usable[0] / 2 / radius, usable[2] / extents[2])
+    return float(np.min(usable / extents))
+
+
+def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: Optional[float] = None,
+                        orientation: str = "photo", base_cut: float = 0.03):
+    """Rest the model on the bed, scale it to millimetres and centre it.
+
+    Parameters
+    ----------
+    mesh
+        Closed mesh in any unit, z up as photographed.
+    printer
+        Target printer.
+    height_mm
+        Wanted height; ``None`` gives the largest size that fits inside the margins.
+    orientation
+        "photo": stand as photographed (the photo's bottom on the bed);
+        "stable": rest on the most stable face of the convex hull.
+    base_cut
+        Share of the height cut off the bottom so the model stands on a flat face
+        (0 disables it).
+
+    Returns
+    -------
+    placed : ColouredMesh
+        In printer coordinates (mm), resting on z = 0, centred on the bed.
+    report : FitReport
+
+    Raises
+    ------
+    InputError
+        The requested height does not fit the printer.
+    """
+    if orientation not in ORIENTATIONS:
+        raise InputError(f"unknown orientation {orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
+    if not 0.0 <= base_cut <= 0.3:
+        raise InputError(f"base cut must be between 0 and 0.3 of the height, got {base_cut}")
+    if height_mm is not None and not height_mm > 0:
+        raise InputError(f"height must be a positive number of millimetres, got {height_mm}")
+    if orientation == "stable":
+        normals, _ = stable_poses(mesh.vertices, mesh.faces)
+        rotation = np.eye(4)
+        rotation[:3, :3] = rotation_to_floor(normals[0])
+        mesh = mesh.transformed(rotation)
+    cut_units = base_cut * float(mesh.extents[2])
+    mesh = cut_flat_base(mesh, cut_units)
+    # Try the model turned a quarter about z too, and keep the turn that fits larger.
+    turned = _max_scale(mesh.transformed(_homogeneous(_rotation(90.0))), printer)
+    best = 90.0 if turned > _max_scale(mesh, printer) * 1.001 else 0.0
+    mesh = mesh.transformed(_homogeneous(_rotation(best)))
+    limit = _max_scale(mesh, printer)
+    usable = printer.usable_size_mm
+    if height_mm is None:
+        scale = limit
+    else:
+        scale = height_mm / float(mesh.extents[2])
+        if scale > limit * (1 + 1e-9):
+            size = mesh.extents * scale
+            raise InputError(
+                f"at {height_mm:g} mm tall the model would be {size[0]:.0f} x {size[1]:.0f} x {size[2]:.0f} mm, "
+                f"larger than the {printer.name}'s usable {usable[0]:.0f} x {usable[1]:.0f} x {usable[2]:.0f} mm; "
+                f"the largest height that fits is {float(mesh.extents[2]) * limit:.0f} mm")
+    placed = mesh.transformed(_homogeneous(np.eye(3) * scale))
+    lo, hi = placed.bounds
+    shift = np.zeros(3)
+    shift[:2] = printer.bed_centre_mm - (lo[:2] + hi[:2]) / 2
+    shift[2] = -lo[2]
+    placed = placed.copy(vertices=placed.vertices + shift)
+    report = FitReport(printer=printer.id, orientation=orientation, scale_mm_per_unit=float(scale),
+                       rotation_z_deg=best, size_mm=[round(float(x), 2) for x in placed.extents],
+                       usable_mm=[round(float(x), 2) for x in usable], base_cut_mm=round(cut_units * scale, 2))
+    return placed, report
+
+
+def inside_build_volume(mesh: ColouredMesh, printer: PrinterProfile, tolerance: float = 1e-3) -> bool:
+    """Whether every vertex lies within the printer's build volume."""
+    v = mesh.vertices
+    x0, y0 = printer.bed_origin_mm
+    sx, sy, sz = printer.build_volume_mm
+    if v[:, 2].min() < -tolerance or v[:, 2].max() > sz + tolerance:
+        return False
+    if printer.bed_shape == "circular":
+        centre = printer.bed_centre_mm
+        return bool(np.max(np.linalg.norm(v[:, :2] - centre, axis=1)) <= sx / 2 + tolerance)
+    return bool(v[:, 0].min() >= x0 - tolerance and v[:, 0].max() <= x0 + sx + tolerance
+                and v[:, 1].min() >= y0 - tolerance and v[:, 1].max() <= y0 + sy + tolerance)
+
+
+def _homogeneous(rotation: np.ndarray) -> np.ndarray:
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation
+    return matrix
