@@ -47,7 +47,7 @@ def stable_poses(vertices: np.ndarray, faces: np.ndarray, max_points: int = 2000
         + np.einsum("ij,ij->i", b, c) * la
     solid = 2.0 * np.arctan2(np.abs(numerator), denominator)
     # Does the centre of mass project inside the triangle?
-    distance = np.einsum("ij,ij->i", normals, com) + hull.equations[:, 3]
+    distance = normals @ com + hull.equations[:, 3]
     projected = com - distance[:, None] * normals
     inside = np.ones(len(tri), bool)
     for i in range(3):

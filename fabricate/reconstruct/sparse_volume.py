@@ -166,6 +166,10 @@ class SparseSDF:
             base[rows, axis] = np.floor(verts[rows, axis]).astype(np.int64)
             base += b0 * BLOCK
             key = ((base[:, 0] * (grid[1] * BLOCK + 1) + base[:, 1]) * (grid[2] * BLOCK + 1) + base[:, 2]) * 3 + axis
+            # Lewiner's method adds vertices inside some ambiguous cells; they lie on no
+            # grid edge, are never shared, and get keys of their own (negative).
+            interior = (np.abs(verts - rounded) > 1e-4).sum(axis=1) > 1
+            key[interior] = -1 - (vertex_count + np.flatnonzero(interior))
             keys_all.append(key)
             verts_all.append(verts + b0 * BLOCK)
             faces_all.append(faces.astype(np.int64) + vertex_count)

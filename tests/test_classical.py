@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+
+from fabricate.errors import InputError
+from fabricate.image import extract_foreground, load_photo
+from fabricate.reconstruct import ClassicalReconstructor, Reconstructor, get_reconstructor
+from fabricate.reconstruct.classical import poisson_height
+
+from conftest import SAMPLES, directed_edges_all_twinned
+
+
+@pytest.fixture(scope="module")
+def hamburger():
+    return extract_foreground(load_photo([p for p in SAMPLES if p.stem == "hamburger"][0]))
+
+
+def test_poisson_height_is_round_across_a_strip():
+    mask = np.zeros((60, 200), bool)
+    mask[10:51, :] = True  # a strip 41 px tall; the solver's boundary is at rows 9 and 51
+    height = poisson_height(mask)[:, 100]
+    half = (51 - 9) / 2
+    rows = np.arange(10, 51)
+    circle = np.sqrt(np.maximum(half ** 2 - (rows - 30) ** 2, 0))
+    assert np.max(np.abs(height[rows] - circle)) < 1.0
+
+
+def test_classical_is_a_reconstructor():
+    model = get_reconstructor("classical")
+    assert isinstance(model, Reconstructor) and model.name == "classical"
+    with pytest.raises(InputError):
+        get_reconstructor("nope")
+
+
+@pytest.mark.parametrize("back", ["mirror", "thin", "flat"])
+def test_back_surfaces_make_closed_solids(hamburger, back):
+    import manifold3d
+
+    rec = ClassicalReconstructor(back=back).reconstruct(hamburger, 128)
+    vertices, faces = rec.volume.extract_surface()
+    assert directed_edges_all_twinned(faces)
+    solid = manifold3d.Manifold(manifold3d.Mesh(np.array(vertices, np.float32), np.array(faces, np.uint32)))
+    assert solid.status() == manifold3d.Error.NoError and solid.volume() > 0
+    depth = vertices[:, 1].max() - vertices[:, 1].min()
+    rec.depth = depth
+
+
+def test_thin_back_is_shallower_than_mirror(hamburger):
+    depths = {}
+    for back in ("mirror", "thin"):
+        vertices, _ = ClassicalReconstructor(back=back).reconstruct(hamburger, 128).volume.extract_surface()
+        depths[back] = np.ptp(vertices[:, 1])
+    assert depths["thin"] < 0.85 * depths["mirror"]
+
+
+def test_relief_follows_shading(hamburger):
+    flat, _ = ClassicalReconstructor(relief=0).reconstruct(hamburger, 128).volume.extract_surface()
+    relief, _ = ClassicalReconstructor(relief=2).reconstruct(hamburger, 128).volume.extract_surface()
+    assert len(flat) != len(relief)
+
+
+def test_colours_come_from_the_photo(hamburger):
+    rec = ClassicalReconstructor().reconstruct(hamburger, 128)
+    vertices, _ = rec.volume.extract_surface()
+    colours = rec.vertex_colours(vertices)
+    assert colours.shape == (len(vertices), 3) and colours.dtype == np.uint8
+    assert len(np.unique(colours // 32, axis=0)) > 10
+
+
+def test_sparse_volume_is_much_smaller_than_dense(hamburger):
+    rec = ClassicalReconstructor().reconstruct(hamburger, 256)
+    dense = np.prod(rec.volume.shape) * 4
+    assert rec.volume.nbytes * 5 < dense
+
+
+@pytest.mark.parametrize("kwargs", [dict(back="wobbly"), dict(back_ratio=0), dict(depth_scale=9), dict(relief=-1)])
+def test_bad_options(kwargs):
+    with pytest.raises(InputError):
+        ClassicalReconstructor(**kwargs)
+
+
+def test_bad_resolution(hamburger):
+    with pytest.raises(InputError, match="resolution"):
+        ClassicalReconstructor().reconstruct(hamburger, 300)

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+import trimesh
+
+from fabricate.errors import InputError
+from fabricate.mesh import ColouredMesh, validate_mesh
+from fabricate.printing import fit_to_build_volume, get_printer, inside_build_volume, list_printers
+from fabricate.printing.stable_pose import stable_poses
+
+REQUIRED = ["bambu-a1", "bambu-a1-mini", "bambu-p1s", "bambu-x1c", "prusa-mk4s", "prusa-mini-plus", "prusa-xl",
+            "prusa-core-one", "creality-ender-3-v3", "creality-k1", "elegoo-neptune-4", "anycubic-kobra-3",
+            "voron-2.4-300"]
+
+
+def blob():
+    s = trimesh.creation.icosphere(4)
+    s.apply_scale([1.0, 0.6, 1.6])
+    colours = np.full((len(s.vertices), 3), 180, np.uint8)
+    return ColouredMesh(s.vertices, s.faces, colours)
+
+
+def test_profiles():
+    profiles = list_printers()
+    assert len(profiles) >= 15
+    ids = {p.id for p in profiles}
+    assert set(REQUIRED) <= ids
+    a1 = get_printer("bambu-a1")
+    assert a1.build_volume_mm == (256.0, 256.0, 256.0) and a1.nozzle_diameter_mm == 0.4
+    assert get_printer("prusa-mk4s").build_volume_mm == (250.0, 210.0, 220.0)
+    for p in profiles:
+        assert all(v > 0 for v in p.usable_size_mm) and p.source
+
+
+def test_unknown_printer_suggests_close_ids():
+    with pytest.raises(InputError, match="bambu-a1"):
+        get_printer("bambu-a2")
+
+
+@pytest.mark.parametrize("printer_id", [p.id for p in list_printers()])
+def test_largest_fit_is_inside_every_printer(printer_id):
+    printer = get_printer(printer_id)
+    placed, report = fit_to_build_volume(blob(), printer)
+    assert inside_build_volume(placed, printer)
+    assert placed.vertices[:, 2].min() == pytest.approx(0.0, abs=1e-9)
+    usable = printer.usable_size_mm
+    assert np.all(placed.extents <= usable + 1e-6)
+    assert np.any(placed.extents >= usable * 0.99) or printer.bed_shape == "circular"
+    assert validate_mesh(placed).ok
+
+
+def test_height_is_respected_and_flat_base_cut():
+    placed, report = fit_to_build_volume(blob(), get_printer("prusa-mk4s"), height_mm=100)
+    assert placed.extents[2] == pytest.approx(100.0)
+    bottom = placed.vertices[:, 2] < 1e-6
+    assert bottom.sum() >= 3 and report.base_cut_mm > 0  # a flat face to stand on
+    centre = (placed.bounds[0, :2] + placed.bounds[1, :2]) / 2
+    assert np.allclose(centre, get_printer("prusa-mk4s").bed_centre_mm)
+
+
+def test_too_tall_is_refused_with_sizes():
+    with pytest.raises(InputError, match="largest height that fits"):
+        fit_to_build_volume(blob(), get_printer("bambu-a1-mini"), height_mm=400)
+
+
+def test_stable_orientation_rests_a_box_on_its_largest_face():
+    box = trimesh.creation.box([10, 40, 80])  # tallest along z: unstable standing up
+    mesh = ColouredMesh(box.vertices, box.faces, np.full((8, 3), 90, np.uint8))
+    normals, probability = stable_poses(mesh.vertices, mesh.faces)
+    assert len(normals) == 6 and probability[0] == pytest.approx(probability[1])
+    placed, report = fit_to_build_volume(mesh, get_printer("bambu-a1"), orientation="stable", base_cut=0)
+    assert np.argmin(placed.extents) == 2  # now lying on a 40 x 80 face
+
+
+def test_bad_fit_options():
+    with pytest.raises(InputError):
+        fit_to_build_volume(blob(), get_printer("bambu-a1"), orientation="sideways")
+    with pytest.raises(InputError):
+        fit_to_build_volume(blob(), get_printer("bambu-a1"), height_mm=-5)
