@@ -81,3 +81,15 @@ def test_bad_options(kwargs):
 def test_bad_resolution(hamburger):
     with pytest.raises(InputError, match="resolution"):
         ClassicalReconstructor().reconstruct(hamburger, 300)
+
+
+def test_sparse_and_dense_volumes_give_the_same_surface(hamburger):
+    from skimage.measure import marching_cubes
+
+    model = ClassicalReconstructor()
+    vertices, faces = model.reconstruct(hamburger, 128).volume.extract_surface()
+    dense = model.dense_volume(hamburger, 128)
+    dense_vertices, dense_faces, _, _ = marching_cubes(np.pad(dense, 1, constant_values=3.0), 0.0)
+    assert abs(len(faces) - len(dense_faces)) <= 0.002 * len(dense_faces)
+    volume = lambda v, f: np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6
+    assert volume(vertices, faces) == pytest.approx(volume(dense_vertices, dense_faces), rel=0.003)

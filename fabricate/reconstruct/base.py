@@ -25,8 +25,6 @@ class Reconstruction:
         the viewer) and z (photo up).
     vertex_colours : callable
         Maps (n, 3) surface points in voxel coordinates to (n, 3) uint8 sRGB.
-    height_voxels : float
-        Object height along z in voxels (for scaling into millimetres later).
     """
 
     volume: SparseSDF

@@ -96,16 +96,10 @@ class ClassicalReconstructor(Reconstructor):
 
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
-        if resolution not in RESOLUTIONS:
-            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
         report = report or (lambda f: None)
-        mask2d, alpha2d, rgb2d = self._fit_to_grid(foreground, resolution)
-        report(0.1)
-        height = self._inflate(mask2d, resolution)
-        report(0.3)
-        front, back = self._surfaces(height, mask2d, rgb2d, resolution)
-        report(0.4)
-        volume = self._sparse_volume(mask2d, alpha2d, front, back, lambda f: report(0.4 + 0.6 * f))
+        rgb2d, (shape, sdf, candidates, coarse) = self._field_for(foreground, resolution, report)
+        volume = SparseSDF.from_function(shape, candidates, coarse, sdf, fill=BAND,
+                                         report=lambda f: report(0.4 + 0.6 * f))
         colour_map = rgb2d
 
         def vertex_colours(points: np.ndarray) -> np.ndarray:
@@ -182,7 +176,20 @@ class ClassicalReconstructor(Reconstructor):
         return front.astype(np.float32), np.where(mask, back, 0.0).astype(np.float32)
 
     @staticmethod
-    def _sparse_volume(mask, alpha, front, back, report) -> SparseSDF:
+    def _distance_field(mask, front, back):
+        """The solid's distance function and which blocks can hold its surface.
+
+        Returns
+        -------
+        shape : tuple
+            Samples along x, y, z.
+        sdf : callable
+            Integer sample positions (..., 3) to distances in voxels, negative inside.
+        candidates : (B, 3) int
+            Blocks that may contain the surface.
+        coarse_sign : int8 array
+            Inside (-1) or outside (+1) for every block, from its centre sample.
+        """
         nx, nz = mask.shape
         centre = MARGIN + float(front.max()) + 0.37  # off-grid, so no sample sits on a surface
         ny = -(-int(np.ceil(centre + back.max() + MARGIN)) // BLOCK) * BLOCK
@@ -219,9 +226,32 @@ class ClassicalReconstructor(Reconstructor):
         overlaps = lambda lo, hi: (y1 >= col(lo)) & (y0 <= col(hi))
         candidate = col(near_outline) & (
             overlaps(yf_lo, yf_hi) | overlaps(yb_lo, yb_hi) | (col(crosses_rim) & overlaps(yf_lo, yb_hi)))
-        # Sign of every block from one sample, for the blocks left unallocated.
         centres = np.stack(np.meshgrid(np.arange(bx), np.arange(by), np.arange(bz), indexing="ij"), -1) * BLOCK
         centres += BLOCK // 2
         coarse = np.where(sdf(centres.reshape(-1, 1, 3)).reshape(bx, by, bz) < 0, -1, 1).astype(np.int8)
-        return SparseSDF.from_function((nx, ny, nz), np.argwhere(candidate), coarse, sdf, fill=BAND,
-                                       report=report)
+        return (nx, ny, nz), sdf, np.argwhere(candidate), coarse
+
+    def _field_for(self, foreground: Foreground, resolution: int, report):
+        if resolution not in RESOLUTIONS:
+            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
+        mask2d, alpha2d, rgb2d = self._fit_to_grid(foreground, resolution)
+        report(0.1)
+        height = self._inflate(mask2d, resolution)
+        report(0.3)
+        front, back = self._surfaces(height, mask2d, rgb2d, resolution)
+        report(0.4)
+        return rgb2d, self._distance_field(mask2d, front, back)
+
+    def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
+        """The same distance field on every sample of the full grid (the dense baseline).
+
+        Used to measure what sparsity saves and to check that both give one surface.
+        """
+        _, (shape, sdf, _, _) = self._field_for(foreground, resolution, lambda f: None)
+        nx, ny, nz = shape
+        dense = np.empty(shape, np.float32)
+        yz = np.stack(np.meshgrid(np.arange(ny), np.arange(nz), indexing="ij"), -1)
+        for x in range(nx):  # one slab at a time bounds the temporaries
+            positions = np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1)
+            dense[x] = sdf(positions)
+        return dense
