@@ -93,12 +93,8 @@ def _drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
     keep = volumes >= MIN_PART_SHARE * volumes.max()
     if keep.all():
         return mesh
-    faces = mesh.faces[keep[labels]]
-    used, inverse = np.unique(faces, return_inverse=True)
     actions.append(f"removed {int((~keep).sum())} loose fragments under {MIN_PART_SHARE:.0%} of the volume")
-    colours = None if mesh.vertex_colours is None else mesh.vertex_colours[used]
-    return mesh.copy(vertices=mesh.vertices[used], faces=inverse.reshape(-1, 3), vertex_colours=colours,
-                     face_colours=None)
+    return mesh.with_faces(mesh.faces[keep[labels]])
 
 
 def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback] = None,

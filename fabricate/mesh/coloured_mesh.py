@@ -42,6 +42,13 @@ class ColouredMesh:
         mean = self.vertex_colours[self.faces].astype(np.float32).mean(axis=1)
         return self.copy(face_colours=np.round(mean).astype(np.uint8))
 
+    def with_faces(self, faces: np.ndarray, face_colours: Optional[np.ndarray] = None) -> "ColouredMesh":
+        """This mesh restricted to ``faces`` (indices into its vertices), unused vertices dropped."""
+        used, inverse = np.unique(faces, return_inverse=True)
+        colours = None if self.vertex_colours is None else self.vertex_colours[used]
+        return self.copy(vertices=self.vertices[used], faces=inverse.reshape(-1, 3), vertex_colours=colours,
+                         face_colours=face_colours)
+
     @property
     def bounds(self) -> np.ndarray:
         """(2, 3) min and max corner."""

@@ -15,13 +15,6 @@ from fabricate.mesh.validate import signed_volume, validate_mesh
 REMESH_RESOLUTION = 160
 
 
-def _keep_vertices(mesh: ColouredMesh, faces: np.ndarray) -> ColouredMesh:
-    """Drop unused vertices and renumber ``faces``."""
-    used, inverse = np.unique(faces, return_inverse=True)
-    colours = None if mesh.vertex_colours is None else mesh.vertex_colours[used]
-    return mesh.copy(vertices=mesh.vertices[used], faces=inverse.reshape(-1, 3), vertex_colours=colours)
-
-
 def merge_close_vertices(mesh: ColouredMesh, tolerance: float = 1e-6) -> ColouredMesh:
     """Weld vertices closer than ``tolerance`` times the mesh size (STL triangle soups)."""
     scale = float(np.max(mesh.extents)) or 1.0
@@ -48,7 +41,7 @@ def remove_bad_faces(mesh: ColouredMesh) -> ColouredMesh:
     unique_mask[first] = True
     keep &= unique_mask
     face_colours = None if mesh.face_colours is None else mesh.face_colours[keep]
-    return _keep_vertices(mesh.copy(face_colours=face_colours), f[keep])
+    return mesh.with_faces(f[keep], face_colours)
 
 
 def orient_consistently(mesh: ColouredMesh) -> ColouredMesh:
