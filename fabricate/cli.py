@@ -95,17 +95,45 @@ def main():
 @click.option("--base-cut", type=float, default=0.03, show_default=True,
               help="Share of the height cut off for a flat base (0 = none).")
 @click.option("--max-triangles", type=int, default=200_000, show_default=True, help="Triangle budget.")
+@click.option("--preset", type=click.Choice(["draft", "standard", "fine"]), default="standard", show_default=True,
+              help="Print preset (layer height 0.28 / 0.20 / 0.12 mm for a 0.4 mm nozzle).")
+@click.option("--layer-height", type=float, default=None, help="Layer height in mm [default: from the preset].")
+@click.option("--walls", type=int, default=None, help="Wall loops (perimeters).")
+@click.option("--top-layers", type=int, default=None, help="Solid top layers.")
+@click.option("--bottom-layers", type=int, default=None, help="Solid bottom layers.")
+@click.option("--infill", type=float, default=None, help="Infill density in percent.")
+@click.option("--infill-pattern", default=None, help="gyroid, grid, cubic, honeycomb, rectilinear, triangles, ...")
+@click.option("--supports", type=click.Choice(["off", "normal", "tree"]), default=None,
+              help="Support material [default: off].")
+@click.option("--support-angle", type=float, default=None,
+              help="Overhangs flatter than this many degrees above horizontal get support [default: 45].")
+@click.option("--support-buildplate-only/--support-anywhere", default=None, help="Supports only from the plate.")
+@click.option("--brim-mm", type=float, default=None, help="Brim width in mm [default: 0].")
+@click.option("--colors", type=click.IntRange(1, 16), default=None,
+              help="Number of filaments [default: 4 on multi-material printers, else 1].")
+@click.option("--palette", default=None, help="Your filament colours, e.g. '#FFFFFF,#D02020,#202020'.")
+@click.option("--material", default="PLA", show_default=True, help="Filament material.")
+@click.option("--slicer", default="all", show_default=True,
+              help="Extras for prusa, bambu, orca, generic (comma list) or all.")
+@click.option("--slice", "slice_gcode", is_flag=True, help="Slice with PrusaSlicer when installed and report estimates.")
 @click.option("--also", multiple=True, type=click.Choice(["stl", "glb"]), help="Also write these formats beside it.")
 @click.option("--title", default=None, help="Model title [default: from the photo's name].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def make(photo, printer, output, height_mm, resolution, model, back, back_ratio, depth_scale, relief, orientation,
-         base_cut, max_triangles, also, title, quiet):
+         base_cut, max_triangles, preset, layer_height, walls, top_layers, bottom_layers, infill, infill_pattern,
+         supports, support_angle, support_buildplate_only, brim_mm, colors, palette, material, slicer, slice_gcode,
+         also, title, quiet):
     """Reconstruct PHOTO and write a print-ready model for PRINTER."""
     from fabricate.pipeline import MakeOptions, make_model, write_outputs
 
     options = MakeOptions(printer=printer, height_mm=height_mm, resolution=int(resolution), model=model, back=back,
                           back_ratio=back_ratio, depth_scale=depth_scale, relief=relief, orientation=orientation,
-                          base_cut=base_cut, max_triangles=max_triangles, title=title)
+                          base_cut=base_cut, max_triangles=max_triangles, title=title, preset=preset,
+                          layer_height=layer_height, wall_loops=walls, top_layers=top_layers,
+                          bottom_layers=bottom_layers, infill_density=infill, infill_pattern=infill_pattern,
+                          supports=supports, support_threshold_deg=support_angle,
+                          support_buildplate_only=support_buildplate_only, brim_width_mm=brim_mm, colors=colors,
+                          palette=palette, material=material, slicer=slicer)
     extension = os.path.splitext(output)[1].lower()
     if extension not in (".3mf", ".stl", ".glb"):
         _fail(f"output must end in .3mf, .stl or .glb, got {output!r}", EXIT_INPUT)
@@ -114,7 +142,7 @@ def make(photo, printer, output, height_mm, resolution, model, back, back_ratio,
     def body():
         try:
             result = make_model(photo, options, progress=bars)
-            written = write_outputs(result, output, also=also, progress=bars)
+            written = write_outputs(result, output, also=also, progress=bars, slice_gcode=slice_gcode)
         finally:
             bars.close()
         click.echo(f"{result.title}: {result.fit.size_mm[0]:.1f} x {result.fit.size_mm[1]:.1f} x "
@@ -124,6 +152,17 @@ def make(photo, printer, output, height_mm, resolution, model, back, back_ratio,
             click.echo("  " + line)
         for action in result.repairs:
             click.echo("  repaired: " + action)
+        st = result.settings
+        click.echo(f"  print: {st.preset} preset, layer {st.layer_height:g} mm, {st.wall_loops} walls, "
+                   f"infill {st.infill_density:g}% {st.infill_pattern}, supports {st.supports}, brim {st.brim_width_mm:g} mm")
+        click.echo("  filaments: " + ", ".join(f"{f['filament']}: {f['colour']} {f['area_share']:.0%}"
+                                              for f in result.filaments.summary()))
+        for line in result.analysis.summary_lines():
+            click.echo("  " + line)
+        if result.slice_report is not None:
+            click.echo("  " + result.slice_report.summary_line())
+        elif slice_gcode:
+            click.echo("  not sliced: PrusaSlicer is not installed (apt install prusa-slicer)")
         click.echo("wrote " + ", ".join(written))
 
     _run(body)

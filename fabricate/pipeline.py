@@ -16,14 +16,19 @@ import numpy as np
 
 from fabricate import __version__
 from fabricate.color import colour_surface
+from fabricate.color.lab import parse_hex_colours, to_hex
+from fabricate.color.palette import FilamentAssignment, assign_filaments
 from fabricate.errors import InputError, MeshError
 from fabricate.export import write_glb, write_mesh, write_stl
-from fabricate.export.atomic import write_bytes_atomic
+from fabricate.export.atomic import atomic_path, write_bytes_atomic
 from fabricate.image import extract_foreground, load_photo
 from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, simplify_mesh, validate_mesh
 from fabricate.mesh.topology import face_components
 from fabricate.mesh.validate import signed_volume
+from fabricate.export.slicer_parts import SlicerParts, parse_slicers
 from fabricate.printing import FitReport, fit_to_build_volume, get_printer, inside_build_volume
+from fabricate.printing.analysis import PrintAnalysis, analyse_print
+from fabricate.printing.settings import Filament, PrintSettings, build_settings
 from fabricate.progress import Progress, ProgressCallback
 from fabricate.reconstruct import get_reconstructor
 
@@ -47,9 +52,53 @@ class MakeOptions:
     base_cut: float = 0.03
     max_triangles: int = 200_000
     title: Optional[str] = None
+    # Slicing (None = the preset's value).
+    preset: str = "standard"
+    layer_height: Optional[float] = None
+    wall_loops: Optional[int] = None
+    top_layers: Optional[int] = None
+    bottom_layers: Optional[int] = None
+    infill_density: Optional[float] = None
+    infill_pattern: Optional[str] = None
+    supports: Optional[str] = None
+    support_threshold_deg: Optional[float] = None
+    support_buildplate_only: Optional[bool] = None
+    brim_width_mm: Optional[float] = None
+    # Filaments: None = 4 on multi-material printers, 1 otherwise.
+    colors: Optional[int] = None
+    palette: Optional[str] = None
+    material: str = "PLA"
+    slicer: str = "all"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def print_settings(self, printer) -> PrintSettings:
+        """Validated slicing settings, with placeholder filaments until colours are known."""
+        count = self.filament_count(printer)
+        return build_settings(
+            printer, self.preset, filaments=[Filament("#FFFFFF", self.material)] * count,
+            layer_height=self.layer_height, wall_loops=self.wall_loops, top_layers=self.top_layers,
+            bottom_layers=self.bottom_layers, infill_density=self.infill_density,
+            infill_pattern=self.infill_pattern, supports=self.supports,
+            support_threshold_deg=self.support_threshold_deg, support_buildplate_only=self.support_buildplate_only,
+            brim_width_mm=self.brim_width_mm)
+
+    def palette_colours(self):
+        if not self.palette:
+            return None
+        try:
+            return parse_hex_colours(self.palette)
+        except ValueError as exc:
+            raise InputError(f"palette: {exc}") from None
+
+    def filament_count(self, printer) -> int:
+        if self.colors is not None:
+            return int(self.colors)
+        palette = self.palette_colours()
+        if palette is not None:
+            return len(palette)
+        return 4 if printer.filament_slots > 1 else 1
 
 
 @dataclass
@@ -64,6 +113,11 @@ class MakeResult:
     mask_source: str
     repairs: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    settings: Optional[PrintSettings] = None
+    filaments: Optional[FilamentAssignment] = None
+    analysis: Optional[PrintAnalysis] = None
+    printer: object = None
+    slice_report: object = None
 
     @property
     def title(self) -> str:
@@ -80,8 +134,18 @@ class MakeResult:
             "validation": self.validation.to_dict(),
             "repairs": self.repairs,
             "colours": int(len(np.unique(self.mesh.face_colours, axis=0))) if self.mesh.face_colours is not None else 0,
+            "filaments": self.filaments.summary() if self.filaments is not None else [],
+            "print_settings": self.settings.to_dict() if self.settings is not None else None,
+            "analysis": self.analysis.to_dict() if self.analysis is not None else None,
+            "slicing": self.slice_report.to_dict() if self.slice_report is not None else None,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+    def slicer_parts(self) -> Optional[SlicerParts]:
+        if self.filaments is None or self.settings is None:
+            return None
+        return SlicerParts(self.filaments.face_filament, self.settings, self.printer,
+                           parse_slicers(self.options.slicer))
 
 
 def _drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
@@ -125,7 +189,10 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     """
     report = Progress(progress)
     seconds = {}
-    printer = get_printer(options.printer)  # fail on a bad printer before any work
+    printer = get_printer(options.printer)  # fail on bad choices before any work
+    settings = options.print_settings(printer)
+    palette = options.palette_colours()
+    parse_slicers(options.slicer)
     if options.max_triangles < 1000:
         raise InputError(f"the triangle budget must be at least 1000, got {options.max_triangles}")
     model_options = {}
@@ -169,8 +236,18 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     seconds["color"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    with report.stage("printing"):
-        placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation, options.base_cut)
+    with report.stage("printing") as stage:
+        placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation, options.base_cut,
+                                          settings.support_threshold_deg)
+        stage.report(0.3)
+        # Filaments are assigned on the placed mesh: the flat-base cut adds triangles.
+        filaments = assign_filaments(placed, len(settings.filaments), palette)
+        settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
+        if filaments.count > 1:
+            placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
+        stage.report(0.6)
+        analysis = analyse_print(placed, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                 settings.layer_height)
     seconds["printing"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -186,15 +263,20 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
             raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
         stage.report(0.5)
     seconds["validate"] = time.perf_counter() - start
+    if len(placed.faces) != len(filaments.face_filament):
+        raise MeshError("internal error: the final repair changed the triangles after filament assignment")
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options, source_name=loaded.name,
-                      mask_source=foreground.source, repairs=repairs, seconds=seconds)
+                      mask_source=foreground.source, repairs=repairs, seconds=seconds, settings=settings,
+                      filaments=filaments, analysis=analysis, printer=printer)
 
 
 def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool = True,
-                  progress: Optional[ProgressCallback] = None) -> list:
+                  progress: Optional[ProgressCallback] = None, slice_gcode: bool = False) -> list:
     """Write the model to ``path`` (.3mf, .stl or .glb), extra formats beside it, and a report.
 
-    Every file is written under a temporary name and renamed when complete.
+    Every file is written under a temporary name and renamed when complete. With
+    ``slice_gcode`` and PrusaSlicer installed, the 3MF is sliced to ``NAME.gcode`` and
+    the estimates go into the report (``result.slice_report``).
 
     Returns
     -------
@@ -206,7 +288,8 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     start = time.perf_counter()
     base = os.path.splitext(os.fspath(path))[0]
     with report.stage("export") as stage:
-        write_mesh(path, result.mesh, title=result.title, source=result.source_name)
+        write_mesh(path, result.mesh, title=result.title, source=result.source_name,
+                   slicer_parts=result.slicer_parts())
         written.append(os.fspath(path))
         for extension in also:
             extra = f"{base}.{extension.lstrip('.')}"
@@ -214,8 +297,16 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
                 continue
             (write_stl if extra.endswith(".stl") else write_glb)(extra, result.mesh)
             written.append(extra)
-        stage.report(0.9)
+        stage.report(0.8)
         result.seconds["write"] = time.perf_counter() - start
+        if slice_gcode and os.fspath(path).lower().endswith(".3mf"):
+            from fabricate.export.slice import find_prusaslicer, slice_3mf
+
+            if find_prusaslicer() is not None:
+                with atomic_path(base + ".gcode") as temporary:
+                    result.slice_report = slice_3mf(path, temporary)
+                result.slice_report.gcode = base + ".gcode"
+                written.append(base + ".gcode")
         if report_json:
             write_bytes_atomic(base + ".report.json", json.dumps(result.report(), indent=2).encode())
             written.append(base + ".report.json")

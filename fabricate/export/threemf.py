@@ -34,7 +34,7 @@ def palette_indices(face_colours: np.ndarray):
 
 
 def write_3mf(path, mesh: ColouredMesh, title: str = "fabricate model", source: Optional[str] = None,
-              extra_metadata: Optional[dict] = None) -> None:
+              extra_metadata: Optional[dict] = None, slicer_parts=None) -> None:
     """Write ``mesh`` (millimetres) as a one-object 3MF with per-triangle colours.
 
     Colours go into a Materials-extension colour group; every triangle carries
@@ -53,6 +53,9 @@ def write_3mf(path, mesh: ColouredMesh, title: str = "fabricate model", source: 
         Source photo name, stored as metadata.
     extra_metadata
         More name/value pairs for the model's metadata.
+    slicer_parts : fabricate.export.slicer_parts.SlicerParts, optional
+        Filament painting and settings for PrusaSlicer, Bambu Studio and OrcaSlicer,
+        added to the package after lib3mf has written the core model.
     """
     lib3mf, wrapper = _wrapper()
     model = wrapper.CreateModel()
@@ -92,6 +95,9 @@ def write_3mf(path, mesh: ColouredMesh, title: str = "fabricate model", source: 
     if source:
         entries["fabricate:SourcePhoto"] = source
     entries.update(extra_metadata or {})
+    if slicer_parts is not None and slicer_parts.application:
+        entries["Application"] = slicer_parts.application
+        entries["fabricate:Generator"] = f"fabricate {__version__}"
     for name, value in entries.items():
         namespace = ""
         if ":" in name:
@@ -101,6 +107,8 @@ def write_3mf(path, mesh: ColouredMesh, title: str = "fabricate model", source: 
     writer = model.QueryWriter("3mf")
     with atomic_path(path) as temporary:
         writer.WriteToFile(temporary)
+        if slicer_parts is not None:
+            slicer_parts.add_to_package(temporary, object_id=obj.GetModelResourceID(), title=title)
 
 
 def read_3mf(path) -> ColouredMesh:

@@ -11,7 +11,7 @@ from fabricate.mesh.coloured_mesh import ColouredMesh
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
-ORIENTATIONS = ("photo", "stable")
+ORIENTATIONS = ("photo", "stable", "least-support")
 
 
 @dataclass
@@ -78,7 +78,7 @@ def _max_scale(mesh: ColouredMesh, printer: PrinterProfile) -> float:
 
 
 def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: Optional[float] = None,
-                        orientation: str = "photo", base_cut: float = 0.03):
+                        orientation: str = "photo", base_cut: float = 0.03, support_threshold_deg: float = 45.0):
     """Rest the model on the bed, scale it to millimetres and centre it.
 
     Parameters
@@ -91,7 +91,9 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
         Wanted height; ``None`` gives the largest size that fits inside the margins.
     orientation
         "photo": stand as photographed (the photo's bottom on the bed);
-        "stable": rest on the most stable face of the convex hull.
+        "stable": rest on the most stable face of the convex hull;
+        "least-support": among those poses, the one needing the least support
+        (at ``support_threshold_deg``) that keeps the photo's front visible.
     base_cut
         Share of the height cut off the bottom so the model stands on a flat face
         (0 disables it).
@@ -115,9 +117,11 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
         raise InputError(f"height must be a positive number of millimetres, got {height_mm}")
     if orientation == "stable":
         normals, _ = stable_poses(mesh.vertices, mesh.faces)
-        rotation = np.eye(4)
-        rotation[:3, :3] = rotation_to_floor(normals[0])
-        mesh = mesh.transformed(rotation)
+        mesh = mesh.transformed(_homogeneous(rotation_to_floor(normals[0])))
+    elif orientation == "least-support":
+        from fabricate.printing.analysis import least_support_rotation
+
+        mesh = mesh.transformed(_homogeneous(least_support_rotation(mesh, support_threshold_deg)))
     cut_units = base_cut * float(mesh.extents[2])
     mesh = cut_flat_base(mesh, cut_units)
     # Try the model turned a quarter about z too, and keep the turn that fits larger.

@@ -1,0 +1,201 @@
+"""What a slicer will struggle with: overhangs, thin walls, floating parts, and the best pose."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.topology import face_components
+from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
+
+#: Overhang thresholds reported, in degrees above the horizontal.
+THRESHOLDS = (30.0, 45.0, 60.0)
+#: A face touching the bed (within this many mm of z = 0) needs no support.
+BED_TOLERANCE = 0.05
+
+
+def face_normals_areas(vertices: np.ndarray, faces: np.ndarray):
+    tri = vertices[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    length = np.linalg.norm(cross, axis=1)
+    return cross / np.maximum(length, 1e-30)[:, None], length / 2
+
+
+def overhang_mask(normals: np.ndarray, lowest_z: np.ndarray, threshold_deg: float, bed_z: float) -> np.ndarray:
+    """Downward faces flatter than ``threshold_deg`` above the horizontal that are not on the bed."""
+    downward = normals[:, 2] < 0
+    slope = np.degrees(np.arccos(np.clip(-normals[:, 2], -1, 1)))  # 0 = ceiling, 90 = wall
+    return downward & (slope < threshold_deg) & (lowest_z > bed_z + BED_TOLERANCE)
+
+
+def overhang_area(mesh: ColouredMesh, threshold_deg: float) -> float:
+    """Area (mm²) that needs support at this threshold, with the mesh as placed."""
+    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
+    lowest = mesh.vertices[mesh.faces][:, :, 2].min(axis=1)
+    return float(area[overhang_mask(normals, lowest, threshold_deg, mesh.vertices[:, 2].min())].sum())
+
+
+@dataclass
+class PoseOption:
+    """One way to rest the model on the bed."""
+
+    name: str
+    rotation: list
+    support_area_mm2: float
+    front_visible: bool
+    stability: float
+
+
+def candidate_poses(mesh: ColouredMesh, threshold_deg: float, max_poses: int = 6) -> list:
+    """The photo's own pose and the most likely stable poses, with their support area.
+
+    The photo's front faces -Y before placing; a pose keeps it visible when the front
+    does not point more than 30 degrees down.
+    """
+    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
+    options = []
+    downs, probabilities = stable_poses(mesh.vertices, mesh.faces)
+    poses = [("photo", np.eye(3), None)] + [(f"stable {i + 1}", rotation_to_floor(d), p)
+                                            for i, (d, p) in enumerate(zip(downs[:max_poses], probabilities))]
+    for name, rotation, probability in poses:
+        v = mesh.vertices @ rotation.T
+        n = normals @ rotation.T
+        lowest = v[mesh.faces][:, :, 2].min(axis=1)
+        supported = float(area[overhang_mask(n, lowest, threshold_deg, v[:, 2].min())].sum())
+        front = rotation @ np.array([0.0, -1.0, 0.0])
+        options.append(PoseOption(name, rotation.round(6).tolist(), round(supported, 2), bool(front[2] > -0.5),
+                                  round(float(probability), 4) if probability is not None else 0.0))
+    return options
+
+
+def least_support_rotation(mesh: ColouredMesh, threshold_deg: float) -> np.ndarray:
+    """Rotation of the pose with the least supported area that keeps the front visible."""
+    options = [o for o in candidate_poses(mesh, threshold_deg) if o.front_visible]
+    return np.array(min(options, key=_pose_preference).rotation)
+
+
+def _pose_preference(option: PoseOption):
+    # Least support first; on a tie keep the photo's pose, then the more stable one.
+    return (round(option.support_area_mm2, 1), option.name != "photo", -option.stability)
+
+
+def thin_wall_regions(mesh: ColouredMesh, min_thickness: float, max_regions: int = 10):
+    """Local wall thickness by casting a ray inward from every face; regions thinner than ``min_thickness``.
+
+    Returns
+    -------
+    thin_share : float
+        Share of the surface area that is too thin.
+    regions : list of dict
+        Largest first: centre (mm), area (mm²), thinnest wall (mm), triangles.
+    """
+    import trimesh
+
+    tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
+    centres = mesh.vertices[mesh.faces].mean(axis=1)
+    origins = centres - normals * 1e-4
+    index_tri, index_ray, locations = tm.ray.intersects_id(origins, -normals, multiple_hits=False,
+                                                           return_locations=True)
+    thickness = np.full(len(mesh.faces), np.inf)
+    # Only a roughly opposite face bounds a wall; a ray grazing a neighbour across a
+    # sharp edge (e.g. into the flat base) measures nothing.
+    opposite = np.einsum("ij,ij->i", normals[index_tri], normals[index_ray]) < -0.5
+    thickness[index_ray[opposite]] = np.linalg.norm(locations[opposite] - origins[index_ray[opposite]], axis=1)
+    thin = thickness < min_thickness
+    total = float(area.sum()) or 1.0
+    if not thin.any():
+        return 0.0, []
+    # Group thin faces into connected regions to report where they are.
+    from fabricate.color.regions import face_neighbours
+
+    pairs = face_neighbours(mesh.faces, len(mesh.vertices))
+    both = thin[pairs[:, 0]] & thin[pairs[:, 1]]
+    m = len(mesh.faces)
+    graph = sparse.csr_matrix((np.ones(int(both.sum())), (pairs[both, 0], pairs[both, 1])), shape=(m, m))
+    _, label = connected_components(graph, directed=False)
+    regions = []
+    for region in np.unique(label[thin]):
+        members = np.flatnonzero(thin & (label == region))
+        weight = area[members]
+        regions.append({"centre_mm": [round(float(c), 1) for c in np.average(centres[members], axis=0,
+                                                                              weights=weight + 1e-12)],
+                        "area_mm2": round(float(weight.sum()), 2),
+                        "thinnest_mm": round(float(thickness[members].min()), 3),
+                        "triangles": int(len(members))})
+    regions.sort(key=lambda r: -r["area_mm2"])
+    return float(area[thin].sum()) / total, regions[:max_regions]
+
+
+def floating_parts(mesh: ColouredMesh, layer_height: float) -> list:
+    """Separate parts that do not reach the bed (they would print in mid-air)."""
+    labels = face_components(mesh.faces, len(mesh.vertices))
+    bed = mesh.vertices[:, 2].min()
+    parts = []
+    for label in np.unique(labels):
+        v = mesh.vertices[np.unique(mesh.faces[labels == label])]
+        if v[:, 2].min() > bed + layer_height:
+            parts.append({"lowest_z_mm": round(float(v[:, 2].min()), 2),
+                          "centre_mm": [round(float(c), 1) for c in v.mean(axis=0)]})
+    return parts
+
+
+@dataclass
+class PrintAnalysis:
+    """The report's printability section."""
+
+    support_threshold_deg: float
+    overhang_area_mm2: dict
+    surface_area_mm2: float
+    poses: list
+    recommended_pose: str
+    min_wall_mm: float
+    thin_wall_share: float
+    thin_walls: list = field(default_factory=list)
+    floating_parts: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary_lines(self) -> list:
+        at = self.overhang_area_mm2.get(f"{self.support_threshold_deg:g}", 0.0)
+        lines = [f"overhangs needing support (below {self.support_threshold_deg:g} deg): {at / 100:.1f} cm2 of "
+                 f"{self.surface_area_mm2 / 100:.1f} cm2; least-support pose with the front visible: "
+                 f"{self.recommended_pose}"]
+        if self.thin_walls:
+            where = "; ".join(f"{r['thinnest_mm']:.2f} mm near ({', '.join(f'{c:.0f}' for c in r['centre_mm'])})"
+                              for r in self.thin_walls[:3])
+            lines.append(f"thin walls under {self.min_wall_mm:g} mm: {self.thin_wall_share:.1%} of the surface; {where}")
+        else:
+            lines.append(f"thin walls under {self.min_wall_mm:g} mm: none")
+        if self.floating_parts:
+            lines.append(f"floating parts (not touching the bed): {len(self.floating_parts)}")
+        return lines
+
+
+def analyse_print(placed: ColouredMesh, unplaced: ColouredMesh, nozzle_mm: float, threshold_deg: float,
+                  layer_height: float) -> PrintAnalysis:
+    """Overhangs at several thresholds, candidate poses, thin walls and floating parts.
+
+    Parameters
+    ----------
+    placed
+        The mesh on the bed (mm).
+    unplaced
+        The same model before orientation (photo front facing -Y), for the pose comparison.
+    """
+    thresholds = sorted(set(THRESHOLDS) | {float(threshold_deg)})
+    overhangs = {f"{t:g}": round(overhang_area(placed, t), 2) for t in thresholds}
+    scale = float(placed.extents[2] / max(unplaced.extents[2], 1e-12))
+    poses = candidate_poses(unplaced.copy(vertices=unplaced.vertices * scale), threshold_deg)
+    visible = [p for p in poses if p.front_visible] or poses
+    best = min(visible, key=_pose_preference)
+    share, regions = thin_wall_regions(placed, 2 * nozzle_mm)
+    _, area = face_normals_areas(placed.vertices, placed.faces)
+    return PrintAnalysis(support_threshold_deg=float(threshold_deg), overhang_area_mm2=overhangs,
+                         surface_area_mm2=round(float(area.sum()), 2), poses=[asdict(p) for p in poses],
+                         recommended_pose=best.name, min_wall_mm=2 * nozzle_mm, thin_wall_share=round(share, 4),
+                         thin_walls=regions, floating_parts=floating_parts(placed, layer_height))
