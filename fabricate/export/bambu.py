@@ -20,9 +20,7 @@ IDENTITY_4X4 = "1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1"
 
 
 def printable_area(printer: PrinterProfile) -> list:
-    x0, y0 = printer.bed_origin_mm
-    sx, sy, _ = printer.build_volume_mm
-    return [f"{x:g}x{y:g}" for x, y in ((x0, y0), (x0 + sx, y0), (x0 + sx, y0 + sy), (x0, y0 + sy))]
+    return [f"{x:g}x{y:g}" for x, y in printer.bed_outline_mm()]
 
 
 def project_settings_dict(settings: PrintSettings, printer: PrinterProfile) -> dict:

@@ -31,10 +31,7 @@ GENERIC_END_GCODE = "M104 S0\\nM140 S0\\nG91\\nG1 Z10 F600\\nG90\\nM84\\n"
 
 
 def bed_shape(printer: PrinterProfile) -> str:
-    x0, y0 = printer.bed_origin_mm
-    sx, sy, _ = printer.build_volume_mm
-    corners = [(x0, y0), (x0 + sx, y0), (x0 + sx, y0 + sy), (x0, y0 + sy)]
-    return ",".join(f"{x:g}x{y:g}" for x, y in corners)
+    return ",".join(f"{x:g}x{y:g}" for x, y in printer.bed_outline_mm())
 
 
 def print_config(settings: PrintSettings, printer: PrinterProfile) -> dict:

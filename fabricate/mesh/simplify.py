@@ -5,6 +5,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.manifold import as_manifold
 from fabricate.mesh.topology import unmatched_directed_edges
 
 #: Default triangle budget of the pipeline's output.
@@ -13,10 +14,7 @@ DEFAULT_TRIANGLE_BUDGET = 200_000
 
 def _edge_manifold_via_manifold3d(vertices, faces):
     """Round-trip through manifold3d, which splits 4-face edges and drops degenerate triangles."""
-    import manifold3d
-
-    solid = manifold3d.Manifold(manifold3d.Mesh(np.array(vertices, np.float32, copy=True),
-                                                np.array(faces, np.uint32, copy=True)))
+    solid = as_manifold(vertices, faces)
     if solid.status().name != "NoError":
         return None
     out = solid.to_mesh()

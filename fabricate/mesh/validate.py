@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.manifold import as_manifold
 from fabricate.mesh.self_intersections import find_self_intersections
 from fabricate.mesh.topology import (face_components, non_manifold_vertices, undirected_edge_counts,
                                      unmatched_directed_edges)
@@ -74,12 +75,9 @@ class ValidationReport:
 
 def manifold3d_check(vertices: np.ndarray, faces: np.ndarray):
     """Status name and volume from manifold3d, a library that did not build the mesh."""
-    import manifold3d
-
     if len(faces) == 0:
         return "Empty", 0.0
-    mesh = manifold3d.Mesh(np.array(vertices, np.float32, copy=True), np.array(faces, np.uint32, copy=True))
-    solid = manifold3d.Manifold(mesh)
+    solid = as_manifold(vertices, faces)
     return solid.status().name, float(solid.volume())
 
 

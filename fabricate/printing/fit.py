@@ -8,6 +8,7 @@ import numpy as np
 
 from fabricate.errors import InputError
 from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.manifold import as_manifold
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
@@ -36,13 +37,10 @@ def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
     manifold3d performs the cut (its output is manifold); vertex colours travel as
     vertex properties and the cap takes the colours of the cut edges.
     """
-    import manifold3d
-
     if height <= 0:
         return mesh
     colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
-    properties = np.hstack([mesh.vertices, colours.astype(np.float64) / 255.0]).astype(np.float32)
-    solid = manifold3d.Manifold(manifold3d.Mesh(properties, np.array(mesh.faces, np.uint32, copy=True)))
+    solid = as_manifold(mesh.vertices, mesh.faces, colours.astype(np.float64) / 255.0)
     z0 = float(mesh.vertices[:, 2].min())
     cut = solid.trim_by_plane([0.0, 0.0, 1.0], z0 + height)
     if cut.is_empty():

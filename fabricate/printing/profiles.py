@@ -48,6 +48,16 @@ class PrinterProfile:
     def bed_centre_mm(self) -> np.ndarray:
         return np.array(self.bed_origin_mm) + np.array(self.build_volume_mm[:2]) / 2
 
+    def bed_outline_mm(self) -> list:
+        """The printable area as a counter-clockwise polygon: 4 corners, or 48 points on a round bed."""
+        x0, y0 = self.bed_origin_mm
+        sx, sy, _ = self.build_volume_mm
+        if self.bed_shape == "circular":
+            cx, cy = self.bed_centre_mm
+            angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+            return [(round(cx + sx / 2 * np.cos(a), 3), round(cy + sy / 2 * np.sin(a), 3)) for a in angles]
+        return [(x0, y0), (x0 + sx, y0), (x0 + sx, y0 + sy), (x0, y0 + sy)]
+
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"name": self.name}
 
