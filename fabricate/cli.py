@@ -225,6 +225,59 @@ def check(mesh_file, repair, output, as_json):
     _run(body)
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Jobs and their files [default: ~/.local/share/fabricate].")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16), help="Builds at the same time.")
+@click.option("--max-upload-mb", default=25.0, show_default=True, type=float, help="Largest photo accepted.")
+def serve(host, port, data_dir, workers, max_upload_mb):
+    """Start the local web app (open http://HOST:PORT in a browser)."""
+    def body():
+        import uvicorn
+
+        from web.app import create_app
+
+        app = create_app(data_dir=data_dir, workers=workers, max_upload_mb=max_upload_mb)
+        click.echo(f"fabricate {__version__}: open http://{host}:{port}/ (API docs at /docs)")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+    _run(body)
+
+
+@main.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.option("--title", required=True, help="Title on the hub.")
+@click.option("--description", default="", help="Description (Markdown).")
+@click.option("--licence", default="CC-BY-4.0", show_default=True, help="SPDX licence id.")
+@click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
+@click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Preview PNG [default: rendered].")
+@click.option("--hub", default="generic", show_default=True,
+              help="generic (HTTP API: FABRICATE_HUB_URL, FABRICATE_HUB_TOKEN), printables or makerworld.")
+def share(model_file, title, description, licence, tags, preview, hub):
+    """Upload MODEL_FILE (a 3MF) with a preview and metadata to a model-sharing hub."""
+    from pathlib import Path
+
+    from fabricate.export import read_3mf
+    from fabricate.export.preview import render_preview
+    from fabricate.hub import ModelPackage, hub_client
+
+    def body():
+        preview_path = preview
+        if preview_path is None:
+            mesh = read_3mf(model_file)
+            preview_path = str(Path(model_file).with_suffix(".preview.png"))
+            render_preview(mesh.vertices, mesh.faces, mesh.face_colours if mesh.face_colours is not None
+                           else __import__("numpy").full((len(mesh.faces), 3), 200), 512).save(preview_path)
+        package = ModelPackage(title=title, model_path=Path(model_file), preview_path=Path(preview_path),
+                               description=description, licence=licence, tags=list(tags))
+        url = hub_client(hub, out_dir=Path(model_file).parent).upload(package)
+        click.echo(f"shared: {url}")
+
+    _run(body)
+
+
 def _print_report(name, report, as_json: bool) -> None:
     if as_json:
         import json

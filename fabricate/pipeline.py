@@ -84,6 +84,35 @@ class MakeOptions:
             support_threshold_deg=self.support_threshold_deg, support_buildplate_only=self.support_buildplate_only,
             brim_width_mm=self.brim_width_mm)
 
+    def validate(self):
+        """Check every choice before any work; returns (printer, settings, palette, reconstructor).
+
+        Raises
+        ------
+        InputError
+            Naming the first bad choice.
+        """
+        from fabricate.printing.fit import ORIENTATIONS
+        from fabricate.reconstruct import RESOLUTIONS
+
+        printer = get_printer(self.printer)
+        settings = self.print_settings(printer)
+        palette = self.palette_colours()
+        parse_slicers(self.slicer)
+        if self.resolution not in RESOLUTIONS:
+            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {self.resolution}")
+        if self.orientation not in ORIENTATIONS:
+            raise InputError(f"unknown orientation {self.orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
+        if self.height_mm is not None and not self.height_mm > 0:
+            raise InputError(f"height must be a positive number of millimetres, got {self.height_mm}")
+        if self.max_triangles < 1000:
+            raise InputError(f"the triangle budget must be at least 1000, got {self.max_triangles}")
+        model_options = {}
+        if self.model == "classical":
+            model_options = dict(back=self.back, back_ratio=self.back_ratio, depth_scale=self.depth_scale,
+                                 relief=self.relief)
+        return printer, settings, palette, get_reconstructor(self.model, **model_options)
+
     def palette_colours(self):
         if not self.palette:
             return None
@@ -189,17 +218,7 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     """
     report = Progress(progress)
     seconds = {}
-    printer = get_printer(options.printer)  # fail on bad choices before any work
-    settings = options.print_settings(printer)
-    palette = options.palette_colours()
-    parse_slicers(options.slicer)
-    if options.max_triangles < 1000:
-        raise InputError(f"the triangle budget must be at least 1000, got {options.max_triangles}")
-    model_options = {}
-    if options.model == "classical":
-        model_options = dict(back=options.back, back_ratio=options.back_ratio, depth_scale=options.depth_scale,
-                             relief=options.relief)
-    reconstructor = get_reconstructor(options.model, **model_options)
+    printer, settings, palette, reconstructor = options.validate()  # fail on bad choices before any work
 
     start = time.perf_counter()
     with report.stage("image") as stage:
@@ -251,7 +270,7 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     seconds["printing"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    with report.stage("export") as stage:
+    with report.stage("export", 0.0, 0.4) as stage:
         validation = validate_mesh(placed)
         if not validation.ok:
             placed, actions = repair_mesh(placed)
@@ -287,7 +306,7 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     written = []
     start = time.perf_counter()
     base = os.path.splitext(os.fspath(path))[0]
-    with report.stage("export") as stage:
+    with report.stage("export", 0.4, 1.0) as stage:
         write_mesh(path, result.mesh, title=result.title, source=result.source_name,
                    slicer_parts=result.slicer_parts())
         written.append(os.fspath(path))

@@ -29,19 +29,24 @@ class Progress:
         if self._callback is not None:
             self._callback(stage, float(min(max(fraction, 0.0), 1.0)))
 
-    def stage(self, name: str) -> "StageProgress":
-        return StageProgress(self, name)
+    def stage(self, name: str, start: float = 0.0, end: float = 1.0) -> "StageProgress":
+        return StageProgress(self, name, start, end)
 
 
 class StageProgress:
-    """Progress of one stage: ``report(f)`` with f in [0, 1]."""
+    """Progress of one stage: ``report(f)`` with f in [0, 1].
 
-    def __init__(self, parent: Progress, name: str):
+    ``start`` and ``end`` let two calls share one stage (the checks in
+    ``make_model`` and the writing in ``write_outputs`` both belong to "export").
+    """
+
+    def __init__(self, parent: Progress, name: str, start: float = 0.0, end: float = 1.0):
         self.parent = parent
         self.name = name
+        self.start, self.end = start, end
 
     def report(self, fraction: float) -> None:
-        self.parent(self.name, fraction)
+        self.parent(self.name, self.start + (self.end - self.start) * fraction)
 
     def __enter__(self) -> "StageProgress":
         self.report(0.0)

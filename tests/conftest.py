@@ -7,6 +7,7 @@ edges shared by four faces).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import subprocess
@@ -87,3 +88,45 @@ def run_cli(*args, cwd=None, timeout=600):
 def artifacts():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@contextlib.contextmanager
+def live_server(data_dir, workers: int = 1, **options):
+    """The real web app served by uvicorn on a free loopback port, in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from web.app import create_app
+
+    app = create_app(data_dir=data_dir, workers=workers, **options)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("the web app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def wait_for_job(client, url, timeout=240):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = client.get(url).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.3)
+    raise TimeoutError(f"job at {url} did not finish in {timeout} s")

@@ -32,12 +32,24 @@ class Foreground:
         Soft coverage in [0, 1] (alpha matte), consistent with ``mask``.
     source : str
         "alpha" when the file's transparency gave the mask, else "segmentation".
+    offset : (int, int)
+        Photo (row, column) of the crop's top-left pixel (may be negative: padding).
     """
 
     rgb: np.ndarray
     mask: np.ndarray
     alpha: np.ndarray
     source: str
+    offset: tuple = (0, 0)
+
+    def outline(self) -> np.ndarray:
+        """(k, 2) x, y points of the object's outer contour, in photo pixel coordinates."""
+        contours, _ = cv2.findContours(self.mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if not contours:
+            return np.zeros((0, 2), np.int64)
+        largest = max(contours, key=cv2.contourArea)
+        points = cv2.approxPolyDP(largest, 1.0, True)[:, 0, :]
+        return points + np.array([self.offset[1], self.offset[0]])
 
 
 def _alpha_is_meaningful(alpha) -> bool:
@@ -167,7 +179,8 @@ def extract_foreground(photo: Photo, margin: float = 0.04) -> Foreground:
     alpha[sl] = np.where(mask[r0:r1, c0:c1], np.maximum(soft[r0:r1, c0:c1], 0.5), 0.0)
     rgb = np.zeros(crop_mask.shape + (3,), np.uint8)
     rgb[sl] = photo.rgb[r0:r1, c0:c1]
-    return Foreground(rgb=_extend_colours(rgb, crop_mask), mask=crop_mask, alpha=alpha, source=source)
+    return Foreground(rgb=_extend_colours(rgb, crop_mask), mask=crop_mask, alpha=alpha, source=source,
+                      offset=(int(r0 - pad), int(c0 - pad)))
 
 
 def _extend_colours(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:

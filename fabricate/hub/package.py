@@ -1,0 +1,51 @@
+"""The neutral package every hub adapter uploads: files plus metadata."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from fabricate.errors import InputError
+
+#: Licences offered (SPDX-style ids); adapters map them to each hub's own codes.
+LICENCES = ("CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "CC-BY-ND-4.0", "CC0-1.0",
+            "MIT", "GPL-3.0")
+
+
+@dataclass
+class ModelPackage:
+    """A model ready to share.
+
+    ``ai_generated`` is always disclosed: the mesh was reconstructed from a photo by software.
+    """
+
+    title: str
+    model_path: Path
+    preview_path: Optional[Path] = None
+    description: str = ""
+    licence: str = "CC-BY-4.0"
+    tags: list = field(default_factory=list)
+    printer: Optional[str] = None
+    source_photo: Optional[str] = None
+    ai_generated: bool = True
+
+    def validate(self) -> None:
+        if not self.title.strip():
+            raise InputError("a title is needed to share a model")
+        if len(self.title) > 200:
+            raise InputError("the title is longer than 200 characters")
+        if self.licence not in LICENCES:
+            raise InputError(f"unknown licence {self.licence!r}; choose one of {', '.join(LICENCES)}")
+        if not Path(self.model_path).is_file():
+            raise InputError(f"model file not found: {self.model_path}")
+        bad = [t for t in self.tags if not re.fullmatch(r"[\w\- ]{1,40}", t)]
+        if bad:
+            raise InputError(f"tags may hold letters, digits, spaces and dashes (at most 40): {bad[0]!r}")
+
+    def metadata(self) -> dict:
+        from fabricate import __version__
+
+        return {"title": self.title, "description": self.description, "licence": self.licence,
+                "tags": list(self.tags), "printer": self.printer, "source_photo": self.source_photo,
+                "ai_generated": self.ai_generated, "generator": f"fabricate {__version__}"}

@@ -1,0 +1,94 @@
+"""Run jobs outside the web server's event loop, in a bounded pool of worker processes."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+
+from fabricate.errors import FabricateError
+from fabricate.jobs.store import JobStore
+from fabricate.progress import STAGES
+
+log = logging.getLogger("fabricate.jobs")
+
+#: Share of the whole job each stage takes (measured at resolution 256), for one percent figure.
+STAGE_WEIGHTS = {"image": 5, "reconstruct": 15, "mesh": 25, "color": 5, "printing": 25, "export": 25}
+
+
+class JobCancelled(Exception):
+    """The job was deleted while it ran."""
+
+
+def overall_progress(stage: str, fraction: float) -> float:
+    done = sum(STAGE_WEIGHTS[s] for s in STAGES[:STAGES.index(stage)])
+    return min(99.0, 100.0 * (done + STAGE_WEIGHTS[stage] * fraction) / sum(STAGE_WEIGHTS.values()))
+
+
+def run_job(data_dir: str, job_id: str) -> str:
+    """Build one job (runs in a worker process); the outcome is written to the store."""
+    from fabricate.export.preview import render_preview
+    from fabricate.pipeline import MakeOptions, make_model, write_outputs
+
+    store = JobStore(data_dir)
+    if not store.mark_running(job_id):
+        return "skipped"
+    job = store.get(job_id)
+    folder = store.job_dir(job_id)
+    last = {"stage": None, "progress": -1.0, "time": 0.0}
+    stage_started = {}
+
+    def progress(stage: str, fraction: float) -> None:
+        stage_started.setdefault(stage, time.perf_counter())
+        value = max(overall_progress(stage, fraction), last["progress"])  # never backwards
+        now = time.perf_counter()
+        # Write at stage changes and at most every 0.2 s otherwise: SQLite is shared.
+        if stage != last["stage"] or (value - last["progress"] >= 1.0 and now - last["time"] > 0.2):
+            if not store.update_progress(job_id, stage, value):
+                raise JobCancelled()
+            last.update(stage=stage, progress=value, time=now)
+
+    try:
+        options = MakeOptions(**job.options)
+        result = make_model(folder / job.photo_file, options, progress=progress, photo_name=job.photo_name)
+        write_outputs(result, folder / "model.3mf", also=("stl", "glb"), progress=progress)
+        image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
+        partial = folder / ".partial-preview.png"
+        image.save(partial, format="PNG")
+        partial.replace(folder / "preview.png")
+        seconds = dict(result.seconds)
+        store.finish(job_id, result.report(), seconds)
+        return "succeeded"
+    except JobCancelled:
+        return "cancelled"
+    except FabricateError as exc:
+        store.fail(job_id, str(exc))
+        return "failed"
+    except Exception as exc:  # a bug: keep the server alive, tell the user, log the details
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        store.fail(job_id, f"internal error ({type(exc).__name__}: {exc})")
+        return "failed"
+
+
+class JobRunner:
+    """A pool of ``workers`` processes; extra jobs wait in submission order."""
+
+    def __init__(self, store: JobStore, workers: int = 1):
+        if workers < 1:
+            raise ValueError("at least one worker is needed")
+        self.store = store
+        self.workers = workers
+        # Spawned (not forked) workers: the server's threads and sockets are not copied.
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, job_id: str) -> None:
+        self.pool.submit(run_job, str(self.store.data_dir), job_id)
+
+    def resume(self) -> None:
+        """After a restart: fail interrupted jobs, queue the waiting ones again."""
+        for job_id in self.store.recover_after_restart():
+            self.submit(job_id)
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)

@@ -1,0 +1,185 @@
+"""Jobs and their files on disk: an SQLite table plus one folder per job.
+
+Worker processes and the web server share it; SQLite in WAL mode with a busy
+timeout makes that safe. Job ids are random 128-bit tokens (unguessable), and
+files inside a job folder have fixed names: uploaded names are never paths.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+STATUSES = ("queued", "running", "succeeded", "failed")
+#: Files a finished job offers, by the name used in its URL.
+RESULT_FILES = {"model.3mf": "model.3mf", "model.stl": "model.stl", "model.glb": "model.glb",
+                "preview.png": "preview.png", "report.json": "model.report.json"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    stage TEXT,
+    progress REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    photo_name TEXT NOT NULL,
+    photo_file TEXT NOT NULL,
+    options TEXT NOT NULL,
+    result TEXT,
+    stage_seconds TEXT,
+    share_url TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
+"""
+
+
+def default_data_dir() -> Path:
+    """The user's data folder: $XDG_DATA_HOME/fabricate or ~/.local/share/fabricate."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "fabricate"
+
+
+@dataclass
+class Job:
+    id: str
+    status: str
+    stage: Optional[str]
+    progress: float
+    error: Optional[str]
+    photo_name: str
+    photo_file: str
+    options: dict
+    result: Optional[dict]
+    stage_seconds: dict = field(default_factory=dict)
+    share_url: Optional[str] = None
+    created_at: float = 0.0
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed")
+
+    @property
+    def elapsed_s(self) -> float:
+        end = self.finished_at or time.time()
+        return round(end - (self.started_at or self.created_at), 2)
+
+
+class JobStore:
+    """All job state under ``data_dir``: ``jobs.sqlite3`` and ``jobs/<id>/``."""
+
+    def __init__(self, data_dir):
+        self.data_dir = Path(data_dir)
+        (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        self.db_path = self.data_dir / "jobs.sqlite3"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.data_dir / "jobs" / job_id
+
+    def create(self, photo: bytes, photo_extension: str, photo_name: str, options: dict) -> Job:
+        job_id = secrets.token_urlsafe(16)
+        folder = self.job_dir(job_id)
+        folder.mkdir(parents=True)
+        photo_file = "photo." + photo_extension
+        partial = folder / (".partial-" + photo_file)
+        partial.write_bytes(photo)
+        partial.replace(folder / photo_file)
+        with self._connect() as db:
+            db.execute("INSERT INTO jobs (id, status, progress, photo_name, photo_file, options, created_at) "
+                       "VALUES (?, 'queued', 0, ?, ?, ?, ?)",
+                       (job_id, photo_name, photo_file, json.dumps(options), time.time()))
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> Optional[Job]:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._job(row) if row else None
+
+    def list(self, status: Optional[str] = None) -> list:
+        query, args = "SELECT * FROM jobs", ()
+        if status:
+            query, args = query + " WHERE status = ?", (status,)
+        with self._connect() as db:
+            return [self._job(r) for r in db.execute(query + " ORDER BY created_at", args).fetchall()]
+
+    def queue_position(self, job: Job) -> Optional[int]:
+        if job.status != "queued":
+            return None
+        with self._connect() as db:
+            ahead = db.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running') AND created_at < ?",
+                               (job.created_at,)).fetchone()[0]
+        return int(ahead) + 1
+
+    def mark_running(self, job_id: str) -> bool:
+        with self._connect() as db:
+            changed = db.execute("UPDATE jobs SET status = 'running', started_at = ?, progress = 0 "
+                                 "WHERE id = ? AND status = 'queued'", (time.time(), job_id)).rowcount
+        return changed == 1
+
+    def update_progress(self, job_id: str, stage: str, progress: float) -> bool:
+        """Record progress; False when the job has been deleted meanwhile."""
+        with self._connect() as db:
+            changed = db.execute("UPDATE jobs SET stage = ?, progress = ? WHERE id = ? AND status = 'running'",
+                                 (stage, round(float(progress), 1), job_id)).rowcount
+        return changed == 1
+
+    def finish(self, job_id: str, result: dict, stage_seconds: dict) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE jobs SET status = 'succeeded', progress = 100, stage = 'export', result = ?, "
+                       "stage_seconds = ?, finished_at = ? WHERE id = ?",
+                       (json.dumps(result), json.dumps(stage_seconds), time.time(), job_id))
+
+    def fail(self, job_id: str, error: str, only_if: tuple = ("queued", "running")) -> None:
+        marks = ",".join("?" * len(only_if))
+        with self._connect() as db:
+            db.execute(f"UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? "
+                       f"AND status IN ({marks})", (error, time.time(), job_id, *only_if))
+
+    def set_share_url(self, job_id: str, url: str) -> None:
+        with self._connect() as db:
+            db.execute("UPDATE jobs SET share_url = ? WHERE id = ?", (url, job_id))
+
+    def delete(self, job_id: str) -> bool:
+        with self._connect() as db:
+            deleted = db.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+        return deleted == 1
+
+    def recover_after_restart(self) -> list:
+        """Fail jobs a previous server left running; return the ids still queued (to run again)."""
+        for job in self.list("running"):
+            self.fail(job.id, "interrupted by a server restart; build it again", only_if=("running",))
+        return [job.id for job in self.list("queued")]
+
+    def result_path(self, job: Job, name: str) -> Optional[Path]:
+        if name not in RESULT_FILES or job.status != "succeeded":
+            return None
+        path = self.job_dir(job.id) / RESULT_FILES[name]
+        return path if path.is_file() else None
+
+    @staticmethod
+    def _job(row: sqlite3.Row) -> Job:
+        return Job(id=row["id"], status=row["status"], stage=row["stage"], progress=row["progress"],
+                   error=row["error"], photo_name=row["photo_name"], photo_file=row["photo_file"],
+                   options=json.loads(row["options"]), result=json.loads(row["result"]) if row["result"] else None,
+                   stage_seconds=json.loads(row["stage_seconds"]) if row["stage_seconds"] else {},
+                   share_url=row["share_url"], created_at=row["created_at"], started_at=row["started_at"],
+                   finished_at=row["finished_at"])

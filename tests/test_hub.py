@@ -1,0 +1,152 @@
+"""The hub client against a local HTTP server started by the test (no real hub is reachable)."""
+import email.parser
+import email.policy
+import json
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from fabricate.hub import HttpHubClient, HubConfig, HubError, ManualHubAdapter, ModelPackage
+from fabricate.errors import InputError
+
+from conftest import SAMPLES, live_server, run_cli, wait_for_job
+
+TOKEN = "secret-token-123"
+
+
+class FakeHub:
+    """Answers 503 to the first ``failures`` uploads, then 201; records and checks every request."""
+
+    def __init__(self, failures=2, status_after=201):
+        self.failures, self.status_after = failures, status_after
+        self.requests = []
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if len(hub.requests) <= hub.failures:
+                    self._answer(503, {"detail": "busy"})
+                    return
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    self._answer(401, {"detail": "bad token"})
+                    return
+                self._answer(hub.status_after, {"url": "https://hub.example/models/42", "id": 42})
+
+            def _answer(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def parts(self, index=-1):
+        request = self.requests[index]
+        message = email.parser.BytesParser(policy=email.policy.default).parsebytes(
+            f"Content-Type: {request['headers']['Content-Type']}\r\n\r\n".encode() + request["body"])
+        return {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+
+
+@pytest.fixture
+def model(tmp_path):
+    from fabricate.pipeline import MakeOptions, make_model, write_outputs
+
+    result = make_model(SAMPLES[0], MakeOptions(printer="bambu-a1", resolution=128, height_mm=50))
+    path = tmp_path / "model.3mf"
+    write_outputs(result, path)
+    preview = tmp_path / "preview.png"
+    from fabricate.export.preview import render_preview
+
+    render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 128).save(preview)
+    return path, preview
+
+
+def test_upload_retries_503_then_succeeds(model):
+    hub = FakeHub(failures=2)
+    path, preview = model
+    package = ModelPackage(title="Burger", model_path=path, preview_path=preview, description="Tasty",
+                           licence="CC-BY-SA-4.0", tags=["food", "burger"], printer="bambu-a1")
+    client = HttpHubClient(HubConfig(hub.url, TOKEN, backoff_s=0.01))
+    assert client.upload(package) == "https://hub.example/models/42"
+    assert len(hub.requests) == 3
+    keys = {r["headers"]["Idempotency-Key"] for r in hub.requests}
+    assert len(keys) == 1  # one upload, retried: the same idempotency key each time
+    final = hub.requests[-1]
+    assert final["path"] == "/api/v1/models" and final["headers"]["Authorization"] == f"Bearer {TOKEN}"
+    parts = hub.parts()
+    metadata = json.loads(parts["metadata"].get_content())
+    assert metadata["title"] == "Burger" and metadata["licence"] == "CC-BY-SA-4.0"
+    assert metadata["tags"] == ["food", "burger"] and metadata["ai_generated"] is True
+    assert parts["model"].get_payload(decode=True) == path.read_bytes()
+    assert parts["preview"].get_content_type() == "image/png"
+    assert path.exists()
+
+
+def test_refusal_and_exhausted_retries(model):
+    path, preview = model
+    package = ModelPackage(title="Burger", model_path=path, preview_path=preview)
+    with pytest.raises(HubError, match="401"):
+        HttpHubClient(HubConfig(FakeHub(failures=0).url, "wrong", backoff_s=0.01)).upload(package)
+    hub = FakeHub(failures=10)
+    with pytest.raises(HubError, match="after 3 attempts"):
+        HttpHubClient(HubConfig(hub.url, TOKEN, attempts=3, backoff_s=0.01)).upload(package)
+    assert len(hub.requests) == 3
+    with pytest.raises(HubError, match="after 2 attempts"):  # nothing listening: connection errors retried
+        HttpHubClient(HubConfig("http://127.0.0.1:9", TOKEN, attempts=2, backoff_s=0.01, timeout_s=2)).upload(package)
+    assert path.exists()
+
+
+def test_package_validation(model):
+    path, _ = model
+    with pytest.raises(InputError, match="licence"):
+        ModelPackage(title="x", model_path=path, licence="all-rights-mine").validate()
+    with pytest.raises(InputError, match="title"):
+        ModelPackage(title=" ", model_path=path).validate()
+
+
+def test_manual_adapter_prepares_a_zip(model, tmp_path):
+    path, preview = model
+    url = ManualHubAdapter("printables", tmp_path / "out").upload(
+        ModelPackage(title="Burger", model_path=path, preview_path=preview))
+    assert url.startswith("https://www.printables.com/")
+    bundle = zipfile.ZipFile(next((tmp_path / "out").glob("*.zip")))
+    assert {"model.3mf", "preview.png", "metadata.json", "README.txt"} <= set(bundle.namelist())
+
+
+def test_cli_share(model, monkeypatch):
+    hub = FakeHub(failures=1)
+    path, _ = model
+    monkeypatch.setenv("FABRICATE_HUB_URL", hub.url)
+    monkeypatch.setenv("FABRICATE_HUB_TOKEN", TOKEN)
+    result = run_cli("share", path, "--title", "Burger", "--tag", "food")
+    # backoff 1 s once: still quick
+    assert result.returncode == 0, result.stderr
+    assert "https://hub.example/models/42" in result.stdout
+
+
+def test_share_from_the_web_app(tmp_path):
+    hub = FakeHub(failures=2)
+    config = HubConfig(hub.url, TOKEN, backoff_s=0.01)
+    with live_server(tmp_path / "data", hub_config=config) as base, httpx.Client(timeout=60) as client:
+        with open(SAMPLES[0], "rb") as handle:
+            job = client.post(f"{base}/api/jobs", data={"printer": "bambu-a1", "resolution": "128"},
+                              files={"photo": ("p.png", handle, "image/png")}).json()
+        wait_for_job(client, f"{base}/api/jobs/{job['id']}")
+        shared = client.post(f"{base}/api/jobs/{job['id']}/share",
+                             json={"title": "Burger", "licence": "CC0-1.0", "tags": ["food"]})
+        assert shared.status_code == 200, shared.text
+        assert shared.json()["share_url"] == "https://hub.example/models/42"
+        assert client.get(f"{base}/api/jobs/{job['id']}").json()["share_url"] == "https://hub.example/models/42"
+        assert json.loads(hub.parts()["metadata"].get_content())["source_photo"] == "p.png"

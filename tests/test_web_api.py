@@ -1,0 +1,132 @@
+"""The REST API over real HTTP: a uvicorn server in a thread, jobs built by real worker processes."""
+import io
+import json
+import time
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from fabricate.jobs import JobStore
+from fabricate.progress import STAGES
+
+from conftest import SAMPLES, assert_printable_3mf, live_server, wait_for_job
+
+FAST = {"printer": "bambu-a1", "resolution": "128", "height_mm": "60", "colors": "3"}
+HAMBURGER = [p for p in SAMPLES if p.stem == "hamburger"][0]
+
+
+def post_job(client, base, photo=HAMBURGER, **fields):
+    data = {**FAST, **fields}
+    with open(photo, "rb") as handle:
+        return client.post(f"{base}/api/jobs", data=data, files={"photo": (photo.name, handle, "image/png")})
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One server, one job built to the end, shared by the lifecycle tests."""
+    data_dir = tmp_path_factory.mktemp("data")
+    with live_server(data_dir) as base, httpx.Client(timeout=60) as client:
+        created = post_job(client, base)
+        assert created.status_code == 202, created.text
+        job = created.json()
+        assert job["status"] in ("queued", "running") and len(job["id"]) >= 20
+        events = []
+        with client.stream("GET", base + job["links"]["events"], timeout=300) as stream:
+            name = None
+            for line in stream.iter_lines():
+                if line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[6:])))
+                    if name == "done":
+                        break
+        final = wait_for_job(client, base + job["links"]["self"])
+        files = {name: client.get(base + job["links"][name]) for name in
+                 ("model.3mf", "model.stl", "model.glb", "preview.png", "report.json")}
+        yield {"base": base, "job": final, "events": events, "files": files, "data_dir": data_dir,
+               "client": client}
+
+
+def test_job_lifecycle_and_downloads(finished, tmp_path):
+    job = finished["job"]
+    assert job["status"] == "succeeded" and job["progress"] == 100 and job["error"] is None
+    assert job["result"]["validation"]["ok"]
+    files = finished["files"]
+    assert all(r.status_code == 200 for r in files.values())
+    path = tmp_path / "model.3mf"
+    path.write_bytes(files["model.3mf"].content)
+    assert_printable_3mf(path, "bambu-a1")
+    assert "attachment" in files["model.3mf"].headers["content-disposition"]
+    assert Image.open(io.BytesIO(files["preview.png"].content)).size == (512, 512)
+    assert json.loads(files["report.json"].content)["fit"]["printer"] == "bambu-a1"
+
+
+def test_events_arrive_in_order(finished):
+    events = finished["events"]
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
+    progress = [data["progress"] for name, data in events]
+    assert progress == sorted(progress) and progress[-1] == 100
+    stages = [data["stage"] for _, data in events if data["stage"]]
+    order = [STAGES.index(s) for s in stages]
+    assert order == sorted(order) and len(set(stages)) >= 4
+
+
+def test_restart_keeps_results_and_fails_interrupted_jobs(finished, tmp_path):
+    data_dir = finished["data_dir"]
+    job = finished["job"]
+    store = JobStore(data_dir)
+    interrupted = store.create(HAMBURGER.read_bytes(), "png", "x.png", {"printer": "bambu-a1"})
+    store.mark_running(interrupted.id)  # as if a server died while building it
+    with live_server(data_dir) as base, httpx.Client(timeout=60) as client:
+        assert client.get(f"{base}/api/jobs/{job['id']}/model.3mf").status_code == 200
+        again = client.get(f"{base}/api/jobs/{interrupted.id}").json()
+        assert again["status"] == "failed" and "restart" in again["error"]
+
+
+def test_bad_uploads_get_4xx_with_detail_and_leave_no_job(tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1200, 1200, 3), np.uint8)).save(big)
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture at all")
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(tiny)
+    with live_server(tmp_path / "data", max_upload_mb=1) as base, httpx.Client(timeout=60) as client:
+        for photo, status, words in ((big, 413, "larger than"), (text, 415, "not an image"),
+                                     (tiny, 400, "at least 64")):
+            response = post_job(client, base, photo)
+            assert response.status_code == status, (photo.name, response.text)
+            assert words in response.json()["detail"]
+        response = post_job(client, base, printer="no-such-printer")
+        assert response.status_code == 422 and "unknown printer" in response.json()["detail"]
+        assert client.get(f"{base}/api/jobs").json() == []
+    assert not any((tmp_path / "data" / "jobs").iterdir())
+
+
+def test_queue_positions_delete_and_share_without_hub(tmp_path):
+    with live_server(tmp_path / "data", workers=1) as base, httpx.Client(timeout=60) as client:
+        first = post_job(client, base).json()
+        second = post_job(client, base).json()
+        assert second["queue_position"] == 2
+        assert client.delete(f"{base}/api/jobs/{second['id']}").status_code == 204
+        assert client.get(f"{base}/api/jobs/{second['id']}").status_code == 404
+        done = wait_for_job(client, f"{base}/api/jobs/{first['id']}")
+        assert done["status"] == "succeeded"
+        shared = client.post(f"{base}/api/jobs/{first['id']}/share", json={"title": "Burger"})
+        assert shared.status_code == 400 and "no hub is configured" in shared.json()["detail"]
+        assert client.get(f"{base}/api/jobs/{first['id']}/model.obj").status_code == 404
+        printers = client.get(f"{base}/api/printers").json()
+        assert any(p["id"] == "bambu-a1" for p in printers)
+        assert client.get(f"{base}/openapi.json").json()["paths"]["/api/jobs"]["post"]
+
+
+def test_outline_of_the_object(tmp_path):
+    with live_server(tmp_path / "data") as base, httpx.Client(timeout=60) as client:
+        with open(HAMBURGER, "rb") as handle:
+            response = client.post(f"{base}/api/outline", files={"photo": ("h.png", handle, "image/png")})
+        body = response.json()
+        assert response.status_code == 200 and body["source"] == "alpha"
+        points = np.array(body["outline"])
+        assert len(points) > 10
+        assert 0 <= points[:, 0].min() and points[:, 0].max() < body["width"]

@@ -1,0 +1,1 @@
+"""The local web app: FastAPI routers over the fabricate library."""
