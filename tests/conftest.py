@@ -93,31 +93,10 @@ def artifacts():
 @contextlib.contextmanager
 def live_server(data_dir, workers: int = 1, **options):
     """The real web app served by uvicorn on a free loopback port, in a thread."""
-    import socket
-    import threading
-    import time
+    from web.app import create_app, serve_in_thread
 
-    import uvicorn
-
-    from web.app import create_app
-
-    app = create_app(data_dir=data_dir, workers=workers, **options)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        if time.time() > deadline or not thread.is_alive():
-            raise RuntimeError("the web app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serve_in_thread(create_app(data_dir=data_dir, workers=workers, **options)) as base:
+        yield base
 
 
 def wait_for_job(client, url, timeout=240):

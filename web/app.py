@@ -66,3 +66,33 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
         return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
 
     return app
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: FastAPI, host: str = "127.0.0.1"):
+    """Serve ``app`` with uvicorn on a free port in a background thread; yields its base URL.
+
+    For tests and benchmarks that need the real HTTP server, not a test client.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("the web app did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)

@@ -1,0 +1,78 @@
+"""Drive 20 jobs through the HTTP API with 1 and 2 workers: throughput and p95 latency per stage.
+
+Each configuration gets a fresh data folder and server; the jobs are posted at once
+(they queue), so the figures include queueing. Prints a Markdown table.
+
+    python benchmarks/web_jobs.py [--jobs 20] [--resolution 256]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from web.app import create_app, serve_in_thread  # noqa: E402
+
+STAGES = ["queue", "image", "reconstruct", "mesh", "color", "printing", "validate", "write", "total"]
+
+
+def run(workers: int, jobs: int, resolution: int, photos: list) -> dict:
+    with tempfile.TemporaryDirectory() as data, serve_in_thread(create_app(data, workers=workers)) as base, \
+            httpx.Client(timeout=120) as client:
+        start = time.perf_counter()
+        ids = []
+        for i in range(jobs):
+            photo = photos[i % len(photos)]
+            with open(photo, "rb") as handle:
+                response = client.post(f"{base}/api/jobs", data={"printer": "bambu-a1", "resolution": str(resolution)},
+                                       files={"photo": (photo.name, handle, "image/png")})
+            response.raise_for_status()
+            ids.append(response.json()["id"])
+        pending = set(ids)
+        finished = {}
+        while pending:
+            for job_id in list(pending):
+                job = client.get(f"{base}/api/jobs/{job_id}").json()
+                if job["status"] in ("succeeded", "failed"):
+                    finished[job_id] = job
+                    pending.discard(job_id)
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+    samples = {s: [] for s in STAGES}
+    for job in finished.values():
+        samples["queue"].append(job["started_at"] - job["created_at"])
+        samples["total"].append(job["finished_at"] - job["created_at"])
+        for stage in STAGES[1:-1]:
+            samples[stage].append(job["stage_seconds"].get(stage, 0.0))
+    failed = sum(job["status"] != "succeeded" for job in finished.values())
+    return {"workers": workers, "wall": wall, "per_minute": jobs / wall * 60, "failed": failed,
+            "p95": {s: float(np.percentile(v, 95)) for s, v in samples.items() if v}}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--resolution", type=int, default=256)
+    args = parser.parse_args()
+    photos = [ROOT / "samples" / f"{n}.png" for n in ("hamburger", "robot", "chair", "mushroom_house")]
+    rows = [run(w, args.jobs, args.resolution, photos) for w in (1, 2)]
+    print(f"cores: {os.cpu_count()}; {args.jobs} jobs at resolution {args.resolution}, posted at once\n")
+    print("| workers | wall s | jobs/min | failed | " + " | ".join(f"p95 {s} s" for s in STAGES) + " |")
+    print("|---|---|---|---|" + "---|" * len(STAGES))
+    for r in rows:
+        print(f"| {r['workers']} | {r['wall']:.1f} | {r['per_minute']:.2f} | {r['failed']} | "
+              + " | ".join(f"{r['p95'][s]:.2f}" for s in STAGES) + " |")
+    print(f"\nthroughput 2 workers / 1 worker: {rows[1]['per_minute'] / rows[0]['per_minute']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
