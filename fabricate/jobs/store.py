@@ -39,6 +39,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, created_at);
+CREATE TABLE IF NOT EXISTS job_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stage TEXT,
+    progress REAL NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_job ON job_events(job_id, seq);
 """
 
 
@@ -128,30 +137,53 @@ class JobStore:
                                (job.created_at,)).fetchone()[0]
         return int(ahead) + 1
 
+    @staticmethod
+    def _log(db, job_id: str, status: str, stage: Optional[str], progress: float) -> None:
+        # Every change is also appended to job_events, so event streams replay each step in order.
+        db.execute("INSERT INTO job_events (job_id, status, stage, progress, at) VALUES (?, ?, ?, ?, ?)",
+                   (job_id, status, stage, progress, time.time()))
+
     def mark_running(self, job_id: str) -> bool:
         with self._connect() as db:
             changed = db.execute("UPDATE jobs SET status = 'running', started_at = ?, progress = 0 "
                                  "WHERE id = ? AND status = 'queued'", (time.time(), job_id)).rowcount
+            if changed:
+                self._log(db, job_id, "running", None, 0.0)
         return changed == 1
 
     def update_progress(self, job_id: str, stage: str, progress: float) -> bool:
         """Record progress; False when the job has been deleted meanwhile."""
+        progress = round(float(progress), 1)
         with self._connect() as db:
             changed = db.execute("UPDATE jobs SET stage = ?, progress = ? WHERE id = ? AND status = 'running'",
-                                 (stage, round(float(progress), 1), job_id)).rowcount
+                                 (stage, progress, job_id)).rowcount
+            if changed:
+                self._log(db, job_id, "running", stage, progress)
         return changed == 1
 
     def finish(self, job_id: str, result: dict, stage_seconds: dict) -> None:
         with self._connect() as db:
-            db.execute("UPDATE jobs SET status = 'succeeded', progress = 100, stage = 'export', result = ?, "
-                       "stage_seconds = ?, finished_at = ? WHERE id = ?",
-                       (json.dumps(result), json.dumps(stage_seconds), time.time(), job_id))
+            changed = db.execute("UPDATE jobs SET status = 'succeeded', progress = 100, stage = 'export', "
+                                 "result = ?, stage_seconds = ?, finished_at = ? WHERE id = ?",
+                                 (json.dumps(result), json.dumps(stage_seconds), time.time(), job_id)).rowcount
+            if changed:
+                self._log(db, job_id, "succeeded", "export", 100.0)
 
     def fail(self, job_id: str, error: str, only_if: tuple = ("queued", "running")) -> None:
         marks = ",".join("?" * len(only_if))
         with self._connect() as db:
-            db.execute(f"UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? "
-                       f"AND status IN ({marks})", (error, time.time(), job_id, *only_if))
+            changed = db.execute(f"UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? "
+                                 f"AND status IN ({marks})", (error, time.time(), job_id, *only_if)).rowcount
+            if changed:
+                row = db.execute("SELECT stage, progress FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                self._log(db, job_id, "failed", row["stage"], row["progress"])
+
+    def events_after(self, job_id: str, seq: int) -> list:
+        """Changes of a job after event number ``seq``, oldest first, as dicts."""
+        with self._connect() as db:
+            rows = db.execute("SELECT seq, status, stage, progress, at FROM job_events WHERE job_id = ? AND seq > ? "
+                              "ORDER BY seq", (job_id, seq)).fetchall()
+        return [dict(row) for row in rows]
 
     def set_share_url(self, job_id: str, url: str) -> None:
         with self._connect() as db:
@@ -160,6 +192,7 @@ class JobStore:
     def delete(self, job_id: str) -> bool:
         with self._connect() as db:
             deleted = db.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
+            db.execute("DELETE FROM job_events WHERE job_id = ?", (job_id,))
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
         return deleted == 1
 

@@ -155,24 +155,32 @@ async def job_events(request: Request, job_id: str):
     get_job(request, job_id)
 
     async def stream():
-        last, sequence = None, 0
-        while True:
+        # The first event is the job as it is now; then every recorded change, in order.
+        job = await asyncio.to_thread(store.get, job_id)
+        state = job_json(job, store)
+        seq = 0
+        yield f"id: 0\nevent: progress\ndata: {json.dumps(state)}\n\n"
+        history = await asyncio.to_thread(store.events_after, job_id, 0)
+        seq = history[-1]["seq"] if history else 0  # the snapshot above already covers them
+        position = state["queue_position"]
+        while not job.finished:
             if await request.is_disconnected():
                 return
+            await asyncio.sleep(0.2)
+            events = await asyncio.to_thread(store.events_after, job_id, seq)
             job = await asyncio.to_thread(store.get, job_id)
             if job is None:
                 yield f"event: error\ndata: {json.dumps({'detail': 'the job was deleted'})}\n\n"
                 return
             state = job_json(job, store)
-            key = (job.status, job.stage, job.progress, state["queue_position"])
-            if key != last:
-                sequence += 1
-                yield f"id: {sequence}\nevent: progress\ndata: {json.dumps(state)}\n\n"
-                last = key
-            if job.finished:
-                yield f"id: {sequence + 1}\nevent: done\ndata: {json.dumps(state)}\n\n"
-                return
-            await asyncio.sleep(0.2)
+            for event in events:
+                seq = event["seq"]
+                step = {**state, "status": event["status"], "stage": event["stage"], "progress": event["progress"]}
+                yield f"id: {seq}\nevent: progress\ndata: {json.dumps(step)}\n\n"
+            if not events and state["queue_position"] != position:  # moved up the queue
+                yield f"id: {seq}\nevent: progress\ndata: {json.dumps(state)}\n\n"
+            position = state["queue_position"]
+        yield f"id: {seq + 1}\nevent: done\ndata: {json.dumps(job_json(job, store))}\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
