@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import click
 
 from fabricate import __version__
 from fabricate.errors import FabricateError, InputError, MeshError
-from fabricate.progress import STAGES
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 

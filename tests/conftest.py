@@ -8,7 +8,6 @@ edges shared by four faces).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import subprocess
 import sys

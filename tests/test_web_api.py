@@ -1,7 +1,6 @@
 """The REST API over real HTTP: a uvicorn server in a thread, jobs built by real worker processes."""
 import io
 import json
-import time
 
 import httpx
 import numpy as np

@@ -6,16 +6,11 @@ browser the tests are skipped locally and fail on CI (env var CI set).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_printable_3mf
+from conftest import assert_printable_3mf, live_server
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "hamburger.png"
@@ -41,41 +36,12 @@ def _require_browser():
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """The real backend on a free local port, in a thread, for the whole session."""
     _require_browser()
-    import uvicorn
-
-    from web.app import create_app
-
-    app = create_app(data_dir=tmp_path_factory.mktemp("web-data"), workers=1)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, name="uvicorn", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/api/printers", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if not thread.is_alive() or time.monotonic() > deadline:
-            srv.should_exit = True
-            pytest.fail("the web server did not start")
-        time.sleep(0.1)
-    yield base
-    srv.should_exit = True
-    thread.join(timeout=15)
+    with live_server(tmp_path_factory.mktemp("web-data"), workers=1) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage, sparse
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import breadth_first_order
 from scipy.spatial import cKDTree
 
 from fabricate.errors import MeshError

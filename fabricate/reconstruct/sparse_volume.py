@@ -134,7 +134,6 @@ class SparseSDF:
         """
         index = self._block_index()
         grid = np.array(self.block_grid)
-        chunk_grid = -(-grid // CHUNK_BLOCKS)
         chunks = np.unique(self.block_coords // CHUNK_BLOCKS, axis=0)
         # A chunk also needs the first sample of the next chunk along each axis.
         span = CHUNK_BLOCKS + 1

@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from fabricate.errors import FabricateError, InputError
+from fabricate.errors import InputError
 from fabricate.hub import LICENCES, HubError, ModelPackage, hub_client
 from fabricate.image import extract_foreground, load_photo
 from fabricate.jobs import RESULT_FILES, Job, JobStore
