@@ -190,36 +190,25 @@ def _drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
     return mesh.with_faces(mesh.faces[keep[labels]])
 
 
-def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback] = None,
-               photo_name: Optional[str] = None) -> MakeResult:
-    """Run every stage from a photo to a placed, validated, coloured mesh.
+@dataclass
+class Surface:
+    """The first three stages' output: the checked surface in the model's voxel frame."""
 
-    Parameters
-    ----------
-    photo
-        Path or bytes of a JPEG, PNG or WebP.
-    options
-        The job's choices.
-    progress
-        Called as ``progress(stage, fraction)``.
-    photo_name
-        Name to record when ``photo`` is bytes.
+    photo: object
+    foreground: object
+    reconstruction: object
+    mesh: ColouredMesh
+    repairs: list
+    seconds: dict
 
-    Returns
-    -------
-    MakeResult
 
-    Raises
-    ------
-    InputError
-        Bad photo or options (exit code 2 / HTTP 4xx).
-    MeshError
-        The model could not be made printable.
+def reconstruct_surface(photo, options: MakeOptions, reconstructor, report: Progress,
+                        photo_name: Optional[str] = None) -> Surface:
+    """Photo -> foreground -> sparse SDF -> closed, repaired, simplified surface (voxel coordinates).
+
+    Shared by :func:`make_model` and the evaluation, so both judge the same surface.
     """
-    report = Progress(progress)
     seconds = {}
-    printer, settings, palette, reconstructor = options.validate()  # fail on bad choices before any work
-
     start = time.perf_counter()
     with report.stage("image") as stage:
         loaded = load_photo(photo, name=photo_name)
@@ -248,6 +237,41 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
         stage.report(0.5)
         mesh = simplify_mesh(mesh, options.max_triangles)
     seconds["mesh"] = time.perf_counter() - start
+    return Surface(loaded, foreground, reconstruction, mesh, repairs, seconds)
+
+
+def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback] = None,
+               photo_name: Optional[str] = None) -> MakeResult:
+    """Run every stage from a photo to a placed, validated, coloured mesh.
+
+    Parameters
+    ----------
+    photo
+        Path or bytes of a JPEG, PNG or WebP.
+    options
+        The job's choices.
+    progress
+        Called as ``progress(stage, fraction)``.
+    photo_name
+        Name to record when ``photo`` is bytes.
+
+    Returns
+    -------
+    MakeResult
+
+    Raises
+    ------
+    InputError
+        Bad photo or options (exit code 2 / HTTP 4xx).
+    MeshError
+        The model could not be made printable.
+    """
+    report = Progress(progress)
+    printer, settings, palette, reconstructor = options.validate()  # fail on bad choices before any work
+
+    surface = reconstruct_surface(photo, options, reconstructor, report, photo_name)
+    loaded, foreground, reconstruction, mesh = surface.photo, surface.foreground, surface.reconstruction, surface.mesh
+    repairs, seconds = surface.repairs, surface.seconds
 
     start = time.perf_counter()
     with report.stage("color"):

@@ -25,10 +25,15 @@ class Reconstruction:
         the viewer) and z (photo up).
     vertex_colours : callable
         Maps (n, 3) surface points in voxel coordinates to (n, 3) uint8 sRGB.
+    photo_from_voxel : (4, 4) float, optional
+        Affine map from voxel coordinates to the photo's frame: column and row in
+        pixels (x right, y down) and depth in pixels (away from the viewer; its origin
+        is arbitrary). Evaluation uses it to put the output where the camera saw it.
     """
 
     volume: SparseSDF
     vertex_colours: Callable[[np.ndarray], np.ndarray]
+    photo_from_voxel: Optional[np.ndarray] = None
 
 
 class Reconstructor(abc.ABC):

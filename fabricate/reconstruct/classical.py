@@ -97,7 +97,7 @@ class ClassicalReconstructor(Reconstructor):
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
         report = report or (lambda f: None)
-        rgb2d, (shape, sdf, candidates, coarse) = self._field_for(foreground, resolution, report)
+        rgb2d, photo_from_voxel, (shape, sdf, candidates, coarse) = self._field_for(foreground, resolution, report)
         volume = SparseSDF.from_function(shape, candidates, coarse, sdf, fill=BAND,
                                          report=lambda f: report(0.4 + 0.6 * f))
         colour_map = rgb2d
@@ -108,7 +108,7 @@ class ClassicalReconstructor(Reconstructor):
             z = np.clip(np.round(points[:, 2]).astype(np.int64), 0, colour_map.shape[1] - 1)
             return colour_map[x, z]
 
-        return Reconstruction(volume=volume, vertex_colours=vertex_colours)
+        return Reconstruction(volume=volume, vertex_colours=vertex_colours, photo_from_voxel=photo_from_voxel)
 
     # --- steps -----------------------------------------------------------------
     @staticmethod
@@ -139,7 +139,14 @@ class ClassicalReconstructor(Reconstructor):
         rgb_xz = np.zeros((nx, nz, 3), np.uint8)
         rgb_xz[MARGIN:MARGIN + out_w, MARGIN:MARGIN + out_h] = rgb.transpose(1, 0, 2)[:, ::-1]
         _, (ix, iz) = ndimage.distance_transform_edt(~mask, return_indices=True)
-        return mask, alpha_xz, rgb_xz[ix, iz]
+        # Voxel (x, y, z) -> photo (column, row, depth) in pixels; resize maps pixel centres.
+        row0, col0 = fg.offset[0] + r0, fg.offset[1] + c0
+        photo_from_voxel = np.array([
+            [1 / scale, 0, 0, col0 + (0.5 - MARGIN) / scale - 0.5],
+            [0, 0, -1 / scale, row0 + (MARGIN + out_h - 0.5) / scale - 0.5],
+            [0, 1 / scale, 0, 0],
+            [0, 0, 0, 1.0]])
+        return mask, alpha_xz, rgb_xz[ix, iz], photo_from_voxel
 
     @staticmethod
     def _inflate(mask: np.ndarray, resolution: int) -> np.ndarray:
@@ -234,20 +241,20 @@ class ClassicalReconstructor(Reconstructor):
     def _field_for(self, foreground: Foreground, resolution: int, report):
         if resolution not in RESOLUTIONS:
             raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
-        mask2d, alpha2d, rgb2d = self._fit_to_grid(foreground, resolution)
+        mask2d, alpha2d, rgb2d, photo_from_voxel = self._fit_to_grid(foreground, resolution)
         report(0.1)
         height = self._inflate(mask2d, resolution)
         report(0.3)
         front, back = self._surfaces(height, mask2d, rgb2d, resolution)
         report(0.4)
-        return rgb2d, self._distance_field(mask2d, front, back)
+        return rgb2d, photo_from_voxel, self._distance_field(mask2d, front, back)
 
     def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
         """The same distance field on every sample of the full grid (the dense baseline).
 
         Used to measure what sparsity saves and to check that both give one surface.
         """
-        _, (shape, sdf, _, _) = self._field_for(foreground, resolution, lambda f: None)
+        _, _, (shape, sdf, _, _) = self._field_for(foreground, resolution, lambda f: None)
         nx, ny, nz = shape
         dense = np.empty(shape, np.float32)
         yz = np.stack(np.meshgrid(np.arange(ny), np.arange(nz), indexing="ij"), -1)
