@@ -276,6 +276,39 @@ def share(model_file, title, description, licence, tags, preview, hub):
     _run(body)
 
 
+@main.command(name="eval")
+@click.option("--models", default=None, help="Comma list of models [default: all available].")
+@click.option("--meshes", type=click.Path(file_okay=False), default=None,
+              help="Folder of held-out .obj meshes [default: ../shared/meshes/heldout].")
+@click.option("--views", default=2, show_default=True, type=click.IntRange(1, 20), help="Rendered views per mesh.")
+@click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of views, lights and colours.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every score here.")
+def evaluate_command(models, meshes, views, resolution, seed, json_path):
+    """Score every model against held-out ground truth and print one table."""
+    from fabricate.evaluate import HELDOUT, evaluate, summary_table
+    from fabricate.reconstruct import MODELS
+
+    def body():
+        chosen = tuple(models.split(",")) if models else tuple(MODELS)
+        folder = meshes or HELDOUT
+        from pathlib import Path
+
+        if not Path(folder).is_dir() or not list(Path(folder).glob("*.obj")):
+            raise InputError(f"no .obj meshes in {folder}")
+        rows = evaluate(chosen, folder, views, int(resolution), seed,
+                        progress=lambda what: click.echo(f"  {what}", err=True))
+        click.echo(summary_table(rows))
+        if json_path:
+            import json
+
+            from fabricate.export.atomic import write_bytes_atomic
+
+            write_bytes_atomic(json_path, json.dumps(rows, indent=2, default=float).encode())
+
+    _run(body)
+
+
 def _print_report(name, report, as_json: bool) -> None:
     if as_json:
         import json

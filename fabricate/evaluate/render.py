@@ -1,0 +1,110 @@
+"""A CPU renderer for evaluation and training data: ray casting with embree through trimesh.
+
+Orthographic cameras (the classical model assumes one), Lambert shading under one
+seeded light, a plain background; returns photo, mask, depth and normals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Camera:
+    """An orthographic camera.
+
+    Pixel (row i, column j) looks along ``forward`` from
+    ``centre + (j - W/2 + 0.5) * pixel_size * right - (i - H/2 + 0.5) * pixel_size * up``.
+    """
+
+    right: np.ndarray
+    up: np.ndarray
+    forward: np.ndarray
+    centre: np.ndarray
+    pixel_size: float
+    width: int
+    height: int
+
+    def to_photo_frame(self, points: np.ndarray) -> np.ndarray:
+        """World points -> (column, row, depth) in pixels, the frame of ``Reconstruction.photo_from_voxel``."""
+        d = np.asarray(points, np.float64) - self.centre
+        return np.stack([d @ self.right / self.pixel_size + self.width / 2 - 0.5,
+                         -(d @ self.up) / self.pixel_size + self.height / 2 - 0.5,
+                         d @ self.forward / self.pixel_size], axis=1)
+
+
+def orbit_camera(vertices: np.ndarray, azimuth_deg: float, elevation_deg: float, size: int = 384,
+                 fill: float = 0.8, up_axis: int = 1) -> Camera:
+    """A camera circling the object's bounding sphere, the object filling ``fill`` of the frame."""
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    centre = (lo + hi) / 2
+    radius = float(np.linalg.norm(vertices - centre, axis=1).max())
+    world_up = np.eye(3)[up_axis]
+    side = np.eye(3)[(up_axis + 1) % 3]
+    front = np.cross(side, world_up)
+    az, el = np.radians(azimuth_deg), np.radians(elevation_deg)
+    to_eye = np.cos(el) * (np.cos(az) * -front + np.sin(az) * side) + np.sin(el) * world_up
+    forward = -to_eye / np.linalg.norm(to_eye)
+    right = np.cross(forward, world_up)
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return Camera(right, up, forward, centre, 2 * radius / (size * fill), size, size)
+
+
+@dataclass
+class Render:
+    rgb: np.ndarray       # (H, W, 3) uint8
+    mask: np.ndarray      # (H, W) bool
+    depth: np.ndarray     # (H, W) float, distance along the view in world units (inf off the object)
+    normals: np.ndarray   # (H, W, 3) float, world-space, facing the camera
+
+    def rgba(self) -> np.ndarray:
+        return np.dstack([self.rgb, (self.mask * 255).astype(np.uint8)])
+
+
+def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_albedo: np.ndarray,
+                light: np.ndarray, background=(255, 255, 255), ambient: float = 0.35) -> Render:
+    """Ray-cast one image.
+
+    Parameters
+    ----------
+    face_albedo : (m, 3) uint8
+        Colour of each triangle.
+    light : (3,) float
+        Direction towards the light (world space).
+    """
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    h, w = camera.height, camera.width
+    jj, ii = np.meshgrid(np.arange(w), np.arange(h))
+    offsets = ((jj - w / 2 + 0.5)[..., None] * camera.right - (ii - h / 2 + 0.5)[..., None] * camera.up) \
+        * camera.pixel_size
+    back_off = camera.pixel_size * max(h, w) * 2
+    origins = (camera.centre + offsets - camera.forward * back_off).reshape(-1, 3)
+    directions = np.broadcast_to(camera.forward, origins.shape)
+    tri, ray, locations = mesh.ray.intersects_id(origins, directions, multiple_hits=False, return_locations=True)
+    depth = np.full(h * w, np.inf)
+    depth[ray] = (locations - origins[ray]) @ camera.forward - back_off
+    normals = np.zeros((h * w, 3))
+    n = mesh.face_normals[tri]
+    n = np.where((n @ camera.forward)[:, None] > 0, -n, n)  # open meshes: light the side we see
+    normals[ray] = n
+    light = np.asarray(light, np.float64) / np.linalg.norm(light)
+    shade = ambient + (1 - ambient) * np.clip(n @ light, 0, 1)
+    rgb = np.empty((h * w, 3))
+    rgb[:] = background
+    rgb[ray] = face_albedo[tri, :3] * shade[:, None]
+    mask = np.zeros(h * w, bool)
+    mask[ray] = True
+    return Render(np.clip(rgb, 0, 255).astype(np.uint8).reshape(h, w, 3), mask.reshape(h, w),
+                  depth.reshape(h, w), normals.reshape(h, w, 3))
+
+
+def random_albedo(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator, up_axis: int = 1) -> np.ndarray:
+    """Two seeded colours in bands along the up axis: a simple 'painted object'."""
+    base, second = rng.integers(40, 230, (2, 3))
+    height = vertices[faces].mean(axis=1)[:, up_axis]
+    cut = np.quantile(height, rng.uniform(0.2, 0.5))
+    return np.where((height < cut)[:, None], second, base).astype(np.uint8)
