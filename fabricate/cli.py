@@ -309,6 +309,28 @@ def evaluate_command(models, meshes, views, resolution, seed, json_path):
     _run(body)
 
 
+@main.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="TOML training config.")
+@click.option("--steps", type=int, default=None, help="Override the number of steps.")
+@click.option("--data-dir", default=None, help="Where training samples are (built there if missing).")
+@click.option("--out-dir", default=None, help="Checkpoints, loss curves and summary.")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the trained weights [default: the shipped model's file].")
+def train(config_path, steps, data_dir, out_dir, weights):
+    """Train the learned model (seeded and resumable; CUDA when present)."""
+    def body():
+        try:
+            from fabricate.reconstruct.neural.train import WEIGHTS, TrainConfig, train as run_training
+        except ImportError:
+            raise InputError("training needs torch: pip install -e '.[neural]'") from None
+        config = TrainConfig.load(config_path, steps=steps, data_dir=data_dir, out_dir=out_dir)
+        summary = run_training(config, progress=True, weights_path=weights or WEIGHTS)
+        for key, value in summary.items():
+            click.echo(f"{key}: {value}")
+
+    _run(body)
+
+
 def _print_report(name, report, as_json: bool) -> None:
     if as_json:
         import json

@@ -4,8 +4,15 @@ from fabricate.reconstruct.base import RESOLUTIONS, Reconstruction, Reconstructo
 from fabricate.reconstruct.classical import ClassicalReconstructor
 from fabricate.reconstruct.sparse_volume import SparseSDF
 
-#: Models by name; a learned model registers here when it ships.
+#: Models by name. The learned model joins when torch and its shipped weights are present.
 MODELS = {"classical": ClassicalReconstructor}
+try:
+    from fabricate.reconstruct.neural import NeuralReconstructor, weights_available
+
+    if weights_available():
+        MODELS["neural"] = NeuralReconstructor
+except ImportError:  # torch not installed: the classical model only
+    pass
 
 
 def get_reconstructor(name: str = "classical", **options) -> Reconstructor:

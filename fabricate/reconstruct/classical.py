@@ -142,7 +142,7 @@ class ClassicalReconstructor(Reconstructor):
         # Voxel (x, y, z) -> photo (column, row, depth) in pixels; resize maps pixel centres.
         row0, col0 = fg.offset[0] + r0, fg.offset[1] + c0
         photo_from_voxel = np.array([
-            [1 / scale, 0, 0, col0 + (0.5 - MARGIN) / scale - 0.5],
+            [1 / scale, 0, 0, col0 + (0.5 - MARGIN) / scale - 0.5],  # depth row completed in _field_for
             [0, 0, -1 / scale, row0 + (MARGIN + out_h - 0.5) / scale - 0.5],
             [0, 1 / scale, 0, 0],
             [0, 0, 0, 1.0]])
@@ -236,10 +236,10 @@ class ClassicalReconstructor(Reconstructor):
         centres = np.stack(np.meshgrid(np.arange(bx), np.arange(by), np.arange(bz), indexing="ij"), -1) * BLOCK
         centres += BLOCK // 2
         coarse = np.where(sdf(centres.reshape(-1, 1, 3)).reshape(bx, by, bz) < 0, -1, 1).astype(np.int8)
-        return (nx, ny, nz), sdf, np.argwhere(candidate), coarse
+        return (nx, ny, nz), sdf, np.argwhere(candidate), coarse, centre
 
     def _field_for(self, foreground: Foreground, resolution: int, report):
-        if resolution not in RESOLUTIONS:
+        if resolution not in RESOLUTIONS and resolution != 64:  # 64: the learned model's input grid
             raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
         mask2d, alpha2d, rgb2d, photo_from_voxel = self._fit_to_grid(foreground, resolution)
         report(0.1)
@@ -247,7 +247,22 @@ class ClassicalReconstructor(Reconstructor):
         report(0.3)
         front, back = self._surfaces(height, mask2d, rgb2d, resolution)
         report(0.4)
-        return rgb2d, photo_from_voxel, self._distance_field(mask2d, front, back)
+        shape, sdf, candidates, coarse, centre = self._distance_field(mask2d, front, back)
+        # Depth 0 of the photo frame is the plane between front and back, whatever the resolution.
+        photo_from_voxel = photo_from_voxel.copy()
+        photo_from_voxel[2, 3] = -centre * photo_from_voxel[2, 1]
+        return rgb2d, photo_from_voxel, (shape, sdf, candidates, coarse)
+
+    def grid_inputs(self, foreground: Foreground, resolution: int):
+        """What a learned model sees on this model's grid: matte, colours, the map to the photo frame.
+
+        Returns
+        -------
+        alpha : (nx, nz) float32, rgb : (nx, nz, 3) uint8, photo_from_voxel : (4, 4)
+        """
+        rgb, photo_from_voxel, _ = self._field_for(foreground, resolution, lambda f: None)
+        _, alpha, _, _ = self._fit_to_grid(foreground, resolution)
+        return alpha, rgb, photo_from_voxel
 
     def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
         """The same distance field on every sample of the full grid (the dense baseline).
