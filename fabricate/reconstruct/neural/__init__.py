@@ -21,12 +21,10 @@ MAX_OUTPUT_RESOLUTION = 256
 
 
 def weights_available(path=WEIGHTS) -> bool:
-    try:
-        import safetensors  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return Path(path).is_file()
+    """Whether torch, safetensors and the weights are present (without importing torch: it is slow)."""
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("safetensors") is not None and Path(path).is_file()
 
 
 def load_model(path=WEIGHTS):
