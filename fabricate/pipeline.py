@@ -282,19 +282,9 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     with report.stage("printing") as stage:
         placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation, options.base_cut,
                                           settings.support_threshold_deg)
-        stage.report(0.3)
-        # Filaments are assigned on the placed mesh: the flat-base cut adds triangles.
-        filaments = assign_filaments(placed, len(settings.filaments), palette)
-        settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
-        if filaments.count > 1:
-            placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
-        stage.report(0.6)
-        analysis = analyse_print(placed, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
-                                 settings.layer_height)
-    seconds["printing"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    with report.stage("export", 0.0, 0.4) as stage:
+        stage.report(0.2)
+        # The placed mesh is proved printable before anything is attached to its triangles.
+        checked = time.perf_counter()
         validation = validate_mesh(placed)
         if not validation.ok:
             placed, actions = repair_mesh(placed)
@@ -304,10 +294,17 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
             raise MeshError("the model is not printable: " + "; ".join(validation.problems))
         if not inside_build_volume(placed, printer):
             raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
-        stage.report(0.5)
-    seconds["validate"] = time.perf_counter() - start
-    if len(placed.faces) != len(filaments.face_filament):
-        raise MeshError("internal error: the final repair changed the triangles after filament assignment")
+        seconds["validate"] = time.perf_counter() - checked
+        stage.report(0.6)
+        # Filaments are assigned on the final mesh: the flat-base cut and repairs change triangles.
+        filaments = assign_filaments(placed, len(settings.filaments), palette)
+        settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
+        if filaments.count > 1:
+            placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
+        stage.report(0.8)
+        analysis = analyse_print(placed, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                 settings.layer_height)
+    seconds["printing"] = time.perf_counter() - start - seconds["validate"]
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options, source_name=loaded.name,
                       mask_source=foreground.source, repairs=repairs, seconds=seconds, settings=settings,
                       filaments=filaments, analysis=analysis, printer=printer)
@@ -330,7 +327,7 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     written = []
     start = time.perf_counter()
     base = os.path.splitext(os.fspath(path))[0]
-    with report.stage("export", 0.4, 1.0) as stage:
+    with report.stage("export") as stage:
         write_mesh(path, result.mesh, title=result.title, source=result.source_name,
                    slicer_parts=result.slicer_parts())
         written.append(os.fspath(path))
