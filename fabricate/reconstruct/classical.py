@@ -254,15 +254,14 @@ class ClassicalReconstructor(Reconstructor):
         return rgb2d, photo_from_voxel, (shape, sdf, candidates, coarse)
 
     def grid_inputs(self, foreground: Foreground, resolution: int):
-        """What a learned model sees on this model's grid: matte, colours, the map to the photo frame.
+        """What a learned model sees on this model's grid: the matte and the colours.
 
         Returns
         -------
-        alpha : (nx, nz) float32, rgb : (nx, nz, 3) uint8, photo_from_voxel : (4, 4)
+        alpha : (nx, nz) float32, rgb : (nx, nz, 3) uint8
         """
-        rgb, photo_from_voxel, _ = self._field_for(foreground, resolution, lambda f: None)
-        _, alpha, _, _ = self._fit_to_grid(foreground, resolution)
-        return alpha, rgb, photo_from_voxel
+        _, alpha, rgb, _ = self._fit_to_grid(foreground, resolution)
+        return alpha, rgb
 
     def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
         """The same distance field on every sample of the full grid (the dense baseline).

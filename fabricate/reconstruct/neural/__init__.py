@@ -63,19 +63,11 @@ class NeuralReconstructor(Reconstructor):
         """(64^3 correction in voxels of the 64 grid, the 64 grid's photo_from_voxel)."""
         import torch
 
-        from fabricate.reconstruct.neural.data import GRID, TRUNCATION
+        from fabricate.reconstruct.neural.data import model_inputs
 
         if self._model is None:
             self._model, self._device = load_model(self.weights)
-        coarse = self.classical.reconstruct(foreground, GRID)
-        alpha, rgb, photo_from_voxel = self.classical.grid_inputs(foreground, GRID)
-        dense = coarse.volume.to_dense()
-        cube = np.full((GRID,) * 3, TRUNCATION, np.float32)
-        n = [min(s, GRID) for s in dense.shape]
-        cube[:n[0], :n[1], :n[2]] = np.clip(dense[:n[0], :n[1], :n[2]], -TRUNCATION, TRUNCATION)
-        image = np.zeros((GRID, GRID, 4), np.uint8)
-        image[:n[0], :n[2], :3] = rgb[:n[0], :n[2]]
-        image[:n[0], :n[2], 3] = np.round(alpha[:n[0], :n[2]] * 255)
+        cube, image, _, photo_from_voxel = model_inputs(self.classical, foreground)
         with torch.no_grad():
             _, fine, _ = self._model(torch.from_numpy(cube)[None].to(self._device),
                                      torch.from_numpy(image)[None].to(self._device))

@@ -102,6 +102,28 @@ def signed_distance_grid(vertices, faces, shape, truncation: float = TRUNCATION,
     return result
 
 
+def model_inputs(classical, foreground):
+    """The classical guess and the photo on the model's 64^3 grid.
+
+    Returns
+    -------
+    cube : (64, 64, 64) float32, the classical SDF clipped to +-TRUNCATION
+    image : (64, 64, 4) uint8, colours and matte indexed [x, z]
+    dense : the classical SDF on its own grid (before padding or cropping to 64^3)
+    photo_from_voxel : (4, 4), the grid's map to the photo frame
+    """
+    reconstruction = classical.reconstruct(foreground, GRID)
+    alpha, rgb = classical.grid_inputs(foreground, GRID)
+    dense = reconstruction.volume.to_dense()
+    nx, ny, nz = (min(s, GRID) for s in dense.shape)
+    cube = np.full((GRID, GRID, GRID), TRUNCATION, np.float32)
+    cube[:nx, :ny, :nz] = np.clip(dense[:nx, :ny, :nz], -TRUNCATION, TRUNCATION)
+    image = np.zeros((GRID, GRID, 4), np.uint8)
+    image[:nx, :nz, :3] = rgb[:nx, :nz]
+    image[:nx, :nz, 3] = np.round(alpha[:nx, :nz] * 255)
+    return cube, image, dense, reconstruction.photo_from_voxel
+
+
 def make_sample(vertices, faces, rng, size: int = 256) -> dict:
     """Render one seeded view and build the model's inputs and the true SDF on its grid."""
     from fabricate.evaluate.render import orbit_camera, random_albedo, render_mesh
@@ -115,11 +137,7 @@ def make_sample(vertices, faces, rng, size: int = 256) -> dict:
     buffer = io.BytesIO()
     Image.fromarray(render.rgba()).save(buffer, format="PNG")
     foreground = extract_foreground(load_photo(buffer.getvalue(), "render.png"))
-    classical = ClassicalReconstructor()
-    volume = classical.reconstruct(foreground, GRID).volume
-    alpha, rgb, photo_from_voxel = classical.grid_inputs(foreground, GRID)
-    dense = volume.to_dense()
-    nx, ny, nz = dense.shape
+    cube, image, dense, photo_from_voxel = model_inputs(ClassicalReconstructor(), foreground)
     # Ground truth in the classical grid's frame; depth centred like the evaluation does.
     truth = np.linalg.solve(photo_from_voxel, np.vstack([camera.to_photo_frame(vertices).T,
                                                         np.ones(len(vertices))]))[:3].T
@@ -127,13 +145,8 @@ def make_sample(vertices, faces, rng, size: int = 256) -> dict:
     if len(surface):
         truth[:, 1] += (surface[:, 1].min() + surface[:, 1].max()) / 2 - (truth[:, 1].min() + truth[:, 1].max()) / 2
     target = signed_distance_grid(truth, faces, (GRID, GRID, GRID))
-    classical_cube = np.full((GRID, GRID, GRID), TRUNCATION, np.float32)
-    classical_cube[:min(nx, GRID), :min(ny, GRID), :min(nz, GRID)] = dense[:GRID, :GRID, :GRID]
-    image = np.zeros((GRID, GRID, 4), np.uint8)
-    image[:min(nx, GRID), :min(nz, GRID), :3] = rgb[:GRID, :GRID]
-    image[:min(nx, GRID), :min(nz, GRID), 3] = np.round(alpha[:GRID, :GRID] * 255)
     clip = lambda a: np.clip(a, -TRUNCATION, TRUNCATION).astype(np.float16)
-    return {"classical": clip(classical_cube), "image": image, "target": clip(target)}
+    return {"classical": clip(cube), "image": image, "target": clip(target)}
 
 
 def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed: int = 0, report=None,

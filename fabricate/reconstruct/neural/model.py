@@ -20,10 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fabricate.reconstruct.neural.data import GRID, TRUNCATION
 from fabricate.reconstruct.neural.sparse_conv import Rulebook, SubMConv3d
-
-GRID = 64
-TRUNCATION = 4.0
 
 
 @dataclass
