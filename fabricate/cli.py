@@ -311,19 +311,21 @@ def evaluate_command(models, meshes, views, resolution, seed, json_path):
 
 @main.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="TOML training config.")
-@click.option("--steps", type=int, default=None, help="Override the number of steps.")
+@click.option("--layer-steps", type=int, default=None, help="Override the steps of the depth-layer stage.")
+@click.option("--refine-steps", type=int, default=None, help="Override the steps of the 3D (sparse) stage.")
 @click.option("--data-dir", default=None, help="Where training samples are (built there if missing).")
 @click.option("--out-dir", default=None, help="Checkpoints, loss curves and summary.")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
               help="Where to write the trained weights [default: the shipped model's file].")
-def train(config_path, steps, data_dir, out_dir, weights):
+def train(config_path, layer_steps, refine_steps, data_dir, out_dir, weights):
     """Train the learned model (seeded and resumable; CUDA when present)."""
     def body():
         try:
             from fabricate.reconstruct.neural.train import WEIGHTS, TrainConfig, train as run_training
         except ImportError:
             raise InputError("training needs torch: pip install -e '.[neural]'") from None
-        config = TrainConfig.load(config_path, steps=steps, data_dir=data_dir, out_dir=out_dir)
+        config = TrainConfig.load(config_path, layer_steps=layer_steps, refine_steps=refine_steps, data_dir=data_dir,
+                                  out_dir=out_dir)
         summary = run_training(config, progress=True, weights_path=weights or WEIGHTS)
         for key, value in summary.items():
             click.echo(f"{key}: {value}")

@@ -5,7 +5,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from fabricate.reconstruct.neural.data import TRUNCATION, make_sample, procedural_shape, signed_distance_grid
-from fabricate.reconstruct.neural.model import SparseSDFNet, sdf_loss
+from fabricate.reconstruct.neural.model import sdf_loss
 
 
 def test_sdf_targets_of_a_sphere():
@@ -23,58 +23,102 @@ def test_sdf_targets_of_a_sphere():
 
 
 def test_a_training_sample_is_aligned_with_its_photo():
+    from fabricate.reconstruct.neural.data import GRID, LAYER_GRID
+
     rng = np.random.default_rng([5, 1])
     sample = make_sample(*procedural_shape(rng), rng)
-    classical, target = sample["classical"].astype(float) < 0, sample["target"].astype(float) < 0
-    silhouette = lambda inside: inside.any(axis=1)  # seen along the depth axis
-    overlap = (silhouette(classical) & silhouette(target)).sum() / (silhouette(classical) | silhouette(target)).sum()
-    assert overlap > 0.9
+    matte, hit = sample["image"][..., 3] >= 128, sample["hit"]
+    assert (matte & hit).sum() / (matte | hit).sum() > 0.9  # the true rays land on the photo's silhouette
+    # The 3D target seen along the depth axis is the same silhouette, on every second column.
+    step = LAYER_GRID // GRID
+    inside = (sample["target"].astype(float) < 0).any(axis=1)
+    small = matte[::step, ::step]
+    assert (inside & small).sum() / (inside | small).sum() > 0.85
+    # Depth layers are centred like the evaluation: the extent is symmetric about the middle plane.
+    truth = sample["truth"].astype(float)
+    assert abs(truth[0][hit].max() - truth[1][hit].max()) < 0.5
+    assert ((truth[0] + truth[1])[hit] >= -0.5).all()  # the back is never in front of the front
 
 
 def test_forward_backward_on_cpu_with_sparse_convolutions():
+    from fabricate.reconstruct.neural.data import outline_on_grid
+    from fabricate.reconstruct.neural.model import ReconstructionNet, centre_layers, compose_sdf, layer_loss
+
     torch.manual_seed(0)
     rng = np.random.default_rng([6, 2])
     sample = make_sample(*procedural_shape(rng), rng)
-    classical = torch.from_numpy(sample["classical"].astype(np.float32))[None]
-    image = torch.from_numpy(sample["image"])[None]
-    target = torch.from_numpy(sample["target"].astype(np.float32))[None]
-    model = SparseSDFNet()
-    coarse, fine, sites = model(classical, image)
-    assert coarse.shape == (1, 32, 32, 32) and fine.shape == (1, 64, 64, 64) and len(sites) > 100
-    # Before training the model returns the classical SDF (zero-initialised corrections).
-    assert torch.allclose(fine, classical.clamp(-TRUNCATION, TRUNCATION), atol=1e-5)
-    loss = sdf_loss(coarse, fine, sites, target)
+    tensor = lambda a, dtype=np.float32: torch.from_numpy(np.ascontiguousarray(a).astype(dtype))[None]
+    image, guess = tensor(sample["image"], np.uint8), tensor(sample["guess"])
+    outline, target = tensor(outline_on_grid(sample["image"][..., 3])), tensor(sample["target"])
+    model = ReconstructionNet()
+    layers, composed, coarse, fine, sites = model(image, guess, outline)
+    assert layers.shape == (1, 2, 128, 128) and composed.shape == fine.shape == (1, 64, 64, 64)
+    assert coarse.shape == (1, 32, 32, 32) and len(sites) > 100
+    # Before training the model returns the classical guess (zero-initialised corrections),
+    # centred along the view like the targets.
+    matte = tensor(sample["image"][..., 3] >= 128, bool)
+    classical = centre_layers(guess * matte, matte)
+    assert torch.allclose(layers, classical, atol=1e-4)
+    assert torch.allclose(fine, composed, atol=1e-5)
+    assert torch.allclose(composed, compose_sdf(classical, outline), atol=1e-4)
+    loss = layer_loss(layers, tensor(sample["truth"]), tensor(sample["hit"], bool)) + sdf_loss(coarse, fine, sites,
+                                                                                              target)
     loss.backward()
-    grads = [p.grad for p in model.sparse_convs.parameters()]
-    assert all(g is not None for g in grads)
-    assert model.sparse_head.weight.grad.abs().sum() > 0
+    assert model.layers.head.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in model.refine.sparse_convs.parameters())
+    assert model.refine.sparse_head.weight.grad.abs().sum() > 0
 
 
 def test_tiny_training_run_reduces_the_loss_and_exports_loadable_weights(tmp_path):
     from fabricate.reconstruct.neural import NeuralReconstructor, load_model
     from fabricate.reconstruct.neural.data import build_dataset
+    from fabricate.reconstruct.neural.model import ReconstructionNet
     from fabricate.reconstruct.neural.train import TrainConfig, evaluate_loss, load_samples, train
 
     build_dataset(tmp_path / "data", procedural=6, views_per_mesh=0, seed=3)
-    config = TrainConfig(data_dir=str(tmp_path / "data"), out_dir=str(tmp_path / "run"), steps=40, batch_size=2,
-                         learning_rate=1e-3, warmup_steps=5, checkpoint_every=20, validate_every=20)
+    config = TrainConfig(data_dir=str(tmp_path / "data"), out_dir=str(tmp_path / "run"), layer_steps=40,
+                         layer_batch=2, refine_steps=6, refine_batch=2, learning_rate=1e-3, warmup_steps=5,
+                         checkpoint_every=20, validate_every=20)
     weights = tmp_path / "w.safetensors"
     samples = load_samples(tmp_path / "data")
     everything = np.arange(len(samples))
-    before = evaluate_loss(SparseSDFNet(), samples, everything, 2)  # untrained = the classical guess
+    untrained = ReconstructionNet()  # = the classical guess
+    before = {stage: evaluate_loss(untrained, samples, everything, 2, stage) for stage in ("layers", "refine")}
     train(config, progress=False, weights_path=weights)
     model, _ = load_model(weights)
-    after = evaluate_loss(model, samples, everything, 2)
-    assert after < 0.9 * before
+    after = {stage: evaluate_loss(model, samples, everything, 2, stage) for stage in ("layers", "refine")}
+    assert after["layers"] < 0.9 * before["layers"]
+    assert after["refine"] < before["refine"]  # better layers give a better SDF
     assert (tmp_path / "run" / "loss.png").stat().st_size > 0
-    assert sum(p.numel() for p in model.parameters()) > 10_000
+    assert sum(p.numel() for p in model.parameters()) > 100_000
     # Resuming continues from the checkpoint instead of starting over.
-    config.steps = 45
-    assert train(config, progress=False, weights_path=weights)["steps"] == 45
+    config.refine_steps = 8
+    assert train(config, progress=False, weights_path=weights)["steps"] == 48
     # The reconstructor built on these weights makes a closed surface.
     from fabricate.image import extract_foreground, load_photo
     from conftest import SAMPLES, directed_edges_all_twinned
 
     foreground = extract_foreground(load_photo(SAMPLES[0]))
     vertices, faces = NeuralReconstructor(weights).reconstruct(foreground, 128).volume.extract_surface()
+    assert len(faces) > 1000 and directed_edges_all_twinned(faces)
+
+
+def test_the_shipped_weights_load_and_change_the_classical_guess():
+    from conftest import SAMPLES, directed_edges_all_twinned
+    from fabricate.image import extract_foreground, load_photo
+    from fabricate.reconstruct import MODELS
+    from fabricate.reconstruct.neural import WEIGHTS, NeuralReconstructor, load_model
+    from fabricate.reconstruct.neural.data import model_inputs
+
+    assert WEIGHTS.stat().st_size < 50e6 and "neural" in MODELS
+    model, _ = load_model()
+    assert sum(p.numel() for p in model.parameters()) > 100_000
+    foreground = extract_foreground(load_photo(SAMPLES[0]))
+    reconstructor = NeuralReconstructor()
+    layers, correction, _ = reconstructor.predict(foreground)
+    image, guess, _ = model_inputs(reconstructor.classical, foreground)
+    matte = image[..., 3] >= 128
+    # Trained: the layers' thickness and the 3D correction differ from the untrained (classical) start.
+    assert np.abs((layers - guess * matte).sum(0)).max() > 1.0 and np.abs(correction).max() > 0.1
+    vertices, faces = reconstructor.reconstruct(foreground, 128).volume.extract_surface()
     assert len(faces) > 1000 and directed_edges_all_twinned(faces)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -77,22 +77,32 @@ def score_case(case: EvalCase, model: str, resolution: int, points: int = 20000)
                 "seconds": time.perf_counter() - start}
     seconds = time.perf_counter() - start
     mesh = surface.mesh
-    transform = surface.reconstruction.photo_from_voxel
-    pred = mesh.vertices @ transform[:3, :3].T + transform[:3, 3]
+    scores = score_surface(case, mesh.vertices, mesh.faces, surface.reconstruction.photo_from_voxel, points)
+    status, _ = manifold3d_check(mesh.vertices, mesh.faces)
+    printable = status == "NoError" and signed_volume(mesh.vertices, mesh.faces) > 0 \
+        and not unmatched_directed_edges(mesh.faces, len(mesh.vertices)).any()
+    return {"case": case.name, "model": model, "printable": float(printable), "seconds": seconds, **scores}
+
+
+def score_surface(case: EvalCase, vertices: np.ndarray, faces: np.ndarray, photo_from_voxel: np.ndarray,
+                  points: int = 20000, volume: bool = True) -> dict:
+    """Surface scores of a reconstruction (voxel coordinates) against the case's truth, in the photo frame.
+
+    Depth is unknown from one photo, so the reconstruction's depth extent is centred on the truth's.
+    """
+    pred = vertices @ photo_from_voxel[:3, :3].T + photo_from_voxel[:3, 3]
     gt = case.camera.to_photo_frame(case.gt_vertices)
     pred[:, 2] += (gt[:, 2].min() + gt[:, 2].max()) / 2 - (pred[:, 2].min() + pred[:, 2].max()) / 2
     # The photo frame is left-handed (row grows downwards): flip one axis so orientation is kept.
     flip = np.array([1.0, -1.0, 1.0])
     pred_v, gt_v = pred * flip, gt * flip
     diagonal = float(np.linalg.norm(gt_v.max(0) - gt_v.min(0)))
-    pp, pn = sample_surface(pred_v, mesh.faces, points, seed=1)
+    pp, pn = sample_surface(pred_v, faces, points, seed=1)
     gp, gn = sample_surface(gt_v, case.gt_faces, points, seed=2)
     scores = surface_scores(pp, pn, gp, gn, diagonal)
-    scores["volume_iou"] = volume_iou(pred_v, mesh.faces, gt_v, case.gt_faces)
-    status, _ = manifold3d_check(mesh.vertices, mesh.faces)
-    printable = status == "NoError" and signed_volume(mesh.vertices, mesh.faces) > 0 \
-        and not unmatched_directed_edges(mesh.faces, len(mesh.vertices)).any()
-    return {"case": case.name, "model": model, "printable": float(printable), "seconds": seconds, **scores}
+    if volume:
+        scores["volume_iou"] = volume_iou(pred_v, faces, gt_v, case.gt_faces)
+    return scores
 
 
 def evaluate(models=("classical",), mesh_dir=HELDOUT, views: int = 2, resolution: int = 128, seed: int = 0,

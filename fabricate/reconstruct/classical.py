@@ -7,6 +7,7 @@ from the photo's shading. The solid is stored as a narrow-band sparse volume.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import cv2
@@ -97,18 +98,17 @@ class ClassicalReconstructor(Reconstructor):
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
         report = report or (lambda f: None)
-        rgb2d, photo_from_voxel, (shape, sdf, candidates, coarse) = self._field_for(foreground, resolution, report)
-        volume = SparseSDF.from_function(shape, candidates, coarse, sdf, fill=BAND,
-                                         report=lambda f: report(0.4 + 0.6 * f))
-        colour_map = rgb2d
+        layers = self.depth_layers(foreground, resolution)
+        report(0.3)
+        return surface_from_layers(layers, layers.front, layers.back, lambda f: report(0.3 + 0.7 * f))
 
-        def vertex_colours(points: np.ndarray) -> np.ndarray:
-            # The photo is a projection along y: front and back (mirror fill) share a pixel.
-            x = np.clip(np.round(points[:, 0]).astype(np.int64), 0, colour_map.shape[0] - 1)
-            z = np.clip(np.round(points[:, 2]).astype(np.int64), 0, colour_map.shape[1] - 1)
-            return colour_map[x, z]
-
-        return Reconstruction(volume=volume, vertex_colours=vertex_colours, photo_from_voxel=photo_from_voxel)
+    def depth_layers(self, foreground: Foreground, resolution: int) -> "DepthLayers":
+        """The silhouette on the grid and this model's front and back surfaces (before the volume)."""
+        if resolution not in RESOLUTIONS and resolution != 64:  # 64: the learned model's input grid
+            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
+        mask, alpha, rgb, photo_from_voxel = self._fit_to_grid(foreground, resolution)
+        front, back = self._surfaces(self._inflate(mask, resolution), mask, rgb, resolution)
+        return DepthLayers(mask, alpha, rgb, front, back, photo_from_voxel)
 
     # --- steps -----------------------------------------------------------------
     @staticmethod
@@ -182,77 +182,6 @@ class ClassicalReconstructor(Reconstructor):
         front = np.where(mask, np.maximum(front, 0.0), 0.0)
         return front.astype(np.float32), np.where(mask, back, 0.0).astype(np.float32)
 
-    @staticmethod
-    def _distance_field(mask, front, back):
-        """The solid's distance function and which blocks can hold its surface.
-
-        Returns
-        -------
-        shape : tuple
-            Samples along x, y, z.
-        sdf : callable
-            Integer sample positions (..., 3) to distances in voxels, negative inside.
-        candidates : (B, 3) int
-            Blocks that may contain the surface.
-        coarse_sign : int8 array
-            Inside (-1) or outside (+1) for every block, from its centre sample.
-        """
-        nx, nz = mask.shape
-        centre = MARGIN + float(front.max()) + 0.37  # off-grid, so no sample sits on a surface
-        ny = -(-int(np.ceil(centre + back.max() + MARGIN)) // BLOCK) * BLOCK
-        # Signed distance to the silhouette in the image plane (negative inside), smoothed
-        # so the side walls are not voxel staircases.
-        outline = ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
-        outline = cv2.GaussianBlur(outline.astype(np.float32), (0, 0), 0.75)
-        y_front = (centre - front).astype(np.float32)
-        y_back = (centre + back).astype(np.float32)
-        # Divide height differences by the surface slope so values approximate distances.
-        gfx, gfz = np.gradient(front)
-        gbx, gbz = np.gradient(back)
-        slope_front = np.maximum(1.0 / np.sqrt(1.0 + gfx ** 2 + gfz ** 2), 0.05).astype(np.float32)
-        slope_back = np.maximum(1.0 / np.sqrt(1.0 + gbx ** 2 + gbz ** 2), 0.05).astype(np.float32)
-
-        def sdf(positions: np.ndarray) -> np.ndarray:
-            x, y, z = positions[..., 0], positions[..., 1].astype(np.float32), positions[..., 2]
-            d = outline[x, z]
-            d = np.maximum(d, (y_front[x, z] - y) * slope_front[x, z])
-            return np.maximum(d, (y - y_back[x, z]) * slope_back[x, z])
-
-        # Per block column: which depth ranges can hold the surface.
-        bx, bz = nx // BLOCK, nz // BLOCK
-        grid = lambda a: a.reshape(bx, BLOCK, bz, BLOCK)
-        pad = BAND + 1.5
-        near_outline = grid(outline).min(axis=(1, 3)) < pad
-        crosses_rim = near_outline & (grid(outline).max(axis=(1, 3)) > -pad)
-        yf_lo, yf_hi = grid(y_front).min(axis=(1, 3)) - pad, grid(y_front).max(axis=(1, 3)) + pad
-        yb_lo, yb_hi = grid(y_back).min(axis=(1, 3)) - pad, grid(y_back).max(axis=(1, 3)) + pad
-        by = ny // BLOCK
-        y0 = (np.arange(by) * BLOCK)[None, :, None]
-        y1 = y0 + BLOCK  # includes the next block's first sample
-        col = lambda a: a[:, None, :]
-        overlaps = lambda lo, hi: (y1 >= col(lo)) & (y0 <= col(hi))
-        candidate = col(near_outline) & (
-            overlaps(yf_lo, yf_hi) | overlaps(yb_lo, yb_hi) | (col(crosses_rim) & overlaps(yf_lo, yb_hi)))
-        centres = np.stack(np.meshgrid(np.arange(bx), np.arange(by), np.arange(bz), indexing="ij"), -1) * BLOCK
-        centres += BLOCK // 2
-        coarse = np.where(sdf(centres.reshape(-1, 1, 3)).reshape(bx, by, bz) < 0, -1, 1).astype(np.int8)
-        return (nx, ny, nz), sdf, np.argwhere(candidate), coarse, centre
-
-    def _field_for(self, foreground: Foreground, resolution: int, report):
-        if resolution not in RESOLUTIONS and resolution != 64:  # 64: the learned model's input grid
-            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
-        mask2d, alpha2d, rgb2d, photo_from_voxel = self._fit_to_grid(foreground, resolution)
-        report(0.1)
-        height = self._inflate(mask2d, resolution)
-        report(0.3)
-        front, back = self._surfaces(height, mask2d, rgb2d, resolution)
-        report(0.4)
-        shape, sdf, candidates, coarse, centre = self._distance_field(mask2d, front, back)
-        # Depth 0 of the photo frame is the plane between front and back, whatever the resolution.
-        photo_from_voxel = photo_from_voxel.copy()
-        photo_from_voxel[2, 3] = -centre * photo_from_voxel[2, 1]
-        return rgb2d, photo_from_voxel, (shape, sdf, candidates, coarse)
-
     def grid_inputs(self, foreground: Foreground, resolution: int):
         """What a learned model sees on this model's grid: the matte and the colours.
 
@@ -268,7 +197,8 @@ class ClassicalReconstructor(Reconstructor):
 
         Used to measure what sparsity saves and to check that both give one surface.
         """
-        _, _, (shape, sdf, _, _) = self._field_for(foreground, resolution, lambda f: None)
+        layers = self.depth_layers(foreground, resolution)
+        shape, sdf, _, _, _ = _distance_field(layers.mask, layers.front, layers.back)
         nx, ny, nz = shape
         dense = np.empty(shape, np.float32)
         yz = np.stack(np.meshgrid(np.arange(ny), np.arange(nz), indexing="ij"), -1)
@@ -276,3 +206,113 @@ class ClassicalReconstructor(Reconstructor):
             positions = np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1)
             dense[x] = sdf(positions)
         return dense
+
+
+@dataclass
+class DepthLayers:
+    """A photo seen on a reconstruction grid, with a front and a back surface per column.
+
+    Maps are indexed [x, z] (x = photo right, z = photo up); ``front`` and ``back`` are
+    distances in voxels from the plane through the object's middle, towards and away
+    from the camera. ``photo_from_voxel`` is complete but for its depth translation,
+    which depends on where that plane lands on the grid.
+    """
+
+    mask: np.ndarray
+    alpha: np.ndarray
+    rgb: np.ndarray
+    front: np.ndarray
+    back: np.ndarray
+    photo_from_voxel: np.ndarray
+
+
+def surface_from_layers(layers: DepthLayers, front: np.ndarray, back: np.ndarray,
+                        report: Optional[Callable[[float], None]] = None) -> Reconstruction:
+    """The solid between ``front`` and ``back`` inside the silhouette, as a sparse SDF.
+
+    Parameters
+    ----------
+    layers : DepthLayers
+        Silhouette, colours and grid frame.
+    front, back : (nx, nz) float
+        Surfaces in voxels from the middle plane (towards / away from the camera); the
+        solid is empty where ``front + back <= 0``.
+
+    Returns
+    -------
+    Reconstruction
+        Coloured by the photo column each vertex projects to.
+    """
+    report = report or (lambda f: None)
+    shape, sdf, candidates, coarse, centre = _distance_field(layers.mask, front, back)
+    # Depth 0 of the photo frame is the middle plane, whatever the resolution.
+    photo_from_voxel = layers.photo_from_voxel.copy()
+    photo_from_voxel[2, 3] = -centre * photo_from_voxel[2, 1]
+    volume = SparseSDF.from_function(shape, candidates, coarse, sdf, fill=BAND, report=report)
+    return Reconstruction(volume=volume, vertex_colours=column_colours(layers.rgb), photo_from_voxel=photo_from_voxel)
+
+
+def column_colours(colour_map: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Vertex colours from an [x, z] colour map: the photo is a projection along y."""
+    def vertex_colours(points: np.ndarray) -> np.ndarray:
+        x = np.clip(np.round(points[:, 0]).astype(np.int64), 0, colour_map.shape[0] - 1)
+        z = np.clip(np.round(points[:, 2]).astype(np.int64), 0, colour_map.shape[1] - 1)
+        return colour_map[x, z]
+
+    return vertex_colours
+
+
+def _distance_field(mask, front, back):
+    """The solid's distance function and which blocks can hold its surface.
+
+    Returns
+    -------
+    shape : tuple
+        Samples along x, y, z.
+    sdf : callable
+        Integer sample positions (..., 3) to distances in voxels, negative inside.
+    candidates : (B, 3) int
+        Blocks that may contain the surface.
+    coarse_sign : int8 array
+        Inside (-1) or outside (+1) for every block, from its centre sample.
+    """
+    nx, nz = mask.shape
+    centre = MARGIN + float(front.max()) + 0.37  # off-grid, so no sample sits on a surface
+    ny = -(-int(np.ceil(centre + back.max() + MARGIN)) // BLOCK) * BLOCK
+    # Signed distance to the silhouette in the image plane (negative inside), smoothed
+    # so the side walls are not voxel staircases.
+    outline = ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
+    outline = cv2.GaussianBlur(outline.astype(np.float32), (0, 0), 0.75)
+    y_front = (centre - front).astype(np.float32)
+    y_back = (centre + back).astype(np.float32)
+    # Divide height differences by the surface slope so values approximate distances.
+    gfx, gfz = np.gradient(front)
+    gbx, gbz = np.gradient(back)
+    slope_front = np.maximum(1.0 / np.sqrt(1.0 + gfx ** 2 + gfz ** 2), 0.05).astype(np.float32)
+    slope_back = np.maximum(1.0 / np.sqrt(1.0 + gbx ** 2 + gbz ** 2), 0.05).astype(np.float32)
+
+    def sdf(positions: np.ndarray) -> np.ndarray:
+        x, y, z = positions[..., 0], positions[..., 1].astype(np.float32), positions[..., 2]
+        d = outline[x, z]
+        d = np.maximum(d, (y_front[x, z] - y) * slope_front[x, z])
+        return np.maximum(d, (y - y_back[x, z]) * slope_back[x, z])
+
+    # Per block column: which depth ranges can hold the surface.
+    bx, bz = nx // BLOCK, nz // BLOCK
+    grid = lambda a: a.reshape(bx, BLOCK, bz, BLOCK)
+    pad = BAND + 1.5
+    near_outline = grid(outline).min(axis=(1, 3)) < pad
+    crosses_rim = near_outline & (grid(outline).max(axis=(1, 3)) > -pad)
+    yf_lo, yf_hi = grid(y_front).min(axis=(1, 3)) - pad, grid(y_front).max(axis=(1, 3)) + pad
+    yb_lo, yb_hi = grid(y_back).min(axis=(1, 3)) - pad, grid(y_back).max(axis=(1, 3)) + pad
+    by = ny // BLOCK
+    y0 = (np.arange(by) * BLOCK)[None, :, None]
+    y1 = y0 + BLOCK  # includes the next block's first sample
+    col = lambda a: a[:, None, :]
+    overlaps = lambda lo, hi: (y1 >= col(lo)) & (y0 <= col(hi))
+    candidate = col(near_outline) & (
+        overlaps(yf_lo, yf_hi) | overlaps(yb_lo, yb_hi) | (col(crosses_rim) & overlaps(yf_lo, yb_hi)))
+    centres = np.stack(np.meshgrid(np.arange(bx), np.arange(by), np.arange(bz), indexing="ij"), -1) * BLOCK
+    centres += BLOCK // 2
+    coarse = np.where(sdf(centres.reshape(-1, 1, 3)).reshape(bx, by, bz) < 0, -1, 1).astype(np.int8)
+    return (nx, ny, nz), sdf, np.argwhere(candidate), coarse, centre

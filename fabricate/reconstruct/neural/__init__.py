@@ -1,4 +1,4 @@
-"""The learned model: the classical guess corrected by a coarse-to-fine sparse SDF network.
+"""The learned model: depth layers and a coarse-to-fine sparse SDF network, trained by fabricate.
 
 Importing this package needs torch; fabricate registers the model only when torch and
 the shipped weights are present (``pip install -e .[neural]``).
@@ -35,18 +35,18 @@ def load_model(path=WEIGHTS):
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from fabricate.reconstruct.neural.model import ModelConfig, SparseSDFNet
+    from fabricate.reconstruct.neural.model import NetConfig, ReconstructionNet
 
     with safe_open(str(path), "pt") as handle:
-        config = ModelConfig(**json.loads(handle.metadata()["model_config"]))
-    model = SparseSDFNet(config)
+        config = NetConfig.from_dict(json.loads(handle.metadata()["model_config"]))
+    model = ReconstructionNet(config)
     model.load_state_dict(load_file(str(path)))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), device
 
 
 class NeuralReconstructor(Reconstructor):
-    """Classical inflation at 64^3, corrected by the trained network, applied at the output resolution."""
+    """Depth layers and a 64^3 SDF correction from the trained network, applied at the output resolution."""
 
     name = "neural"
 
@@ -59,43 +59,73 @@ class NeuralReconstructor(Reconstructor):
         self.classical = ClassicalReconstructor(**classical_options)
         self._model = None
 
-    def predict_correction(self, foreground: Foreground):
-        """(64^3 correction in voxels of the 64 grid, the 64 grid's photo_from_voxel)."""
+    def predict(self, foreground: Foreground):
+        """Run the network once.
+
+        Returns
+        -------
+        layers : (2, LAYER_GRID, LAYER_GRID) predicted front and back (layer-grid voxels from the middle plane)
+        correction : (GRID, GRID, GRID) the 3D stages' change to the layers' SDF (64-grid voxels)
+        photo_from_layer : (4, 4) the layer grid's map to the photo frame (x and z rows)
+        """
         import torch
 
-        from fabricate.reconstruct.neural.data import model_inputs
+        from fabricate.reconstruct.neural.data import model_inputs, outline_on_grid
 
         if self._model is None:
             self._model, self._device = load_model(self.weights)
-        cube, image, _, photo_from_voxel = model_inputs(self.classical, foreground)
+        image, guess, layers = model_inputs(self.classical, foreground)
+        to = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None].to(self._device)
         with torch.no_grad():
-            _, fine, _ = self._model(torch.from_numpy(cube)[None].to(self._device),
-                                     torch.from_numpy(image)[None].to(self._device))
-        return fine[0].cpu().numpy() - cube, photo_from_voxel
+            predicted, composed, _, fine, _ = self._model(to(image), to(guess), to(outline_on_grid(image[..., 3])))
+        return predicted[0].cpu().numpy(), (fine - composed)[0].cpu().numpy(), layers.photo_from_voxel
 
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
         from scipy import ndimage
 
+        from fabricate.reconstruct.classical import _distance_field, column_colours
+        from fabricate.reconstruct.neural.data import GRID, LAYER_GRID, TRUNCATION
+
         report = report or (lambda f: None)
-        correction, photo_from_coarse = self.predict_correction(foreground)
+        predicted, correction, photo_from_layer = self.predict(foreground)
         report(0.3)
         working = min(resolution, MAX_OUTPUT_RESOLUTION)
-        base = self.classical.reconstruct(foreground, working)
+        grid = self.classical.depth_layers(foreground, working)  # silhouette, colours, frame at this resolution
+        pfv = grid.photo_from_voxel
+        # Each output column on the layer grid, through the shared photo frame.
+        x, z = np.meshgrid(np.arange(grid.mask.shape[0]), np.arange(grid.mask.shape[1]), indexing="ij")
+        lx = (pfv[0, 0] * x + pfv[0, 3] - photo_from_layer[0, 3]) / photo_from_layer[0, 0]
+        lz = (pfv[1, 2] * z + pfv[1, 3] - photo_from_layer[1, 3]) / photo_from_layer[1, 2]
+        ratio = photo_from_layer[0, 0] / pfv[0, 0]  # output voxels per layer-grid voxel
+        front, back = (ratio * ndimage.map_coordinates(predicted[i], [lx, lz], order=1, mode="nearest")
+                       for i in (0, 1))
+        # Never thinner than one voxel inside the silhouette (a zero-thickness column would be a hole).
+        lift = np.maximum(0.0, 1.0 - (front + back)) / 2
+        front, back = (front + lift).astype(np.float32), (back + lift).astype(np.float32)
+        report(0.45)
+        shape, sdf, _, _, centre = _distance_field(grid.mask, front, back)
+        step = LAYER_GRID // GRID
+        reach = ratio * step * TRUNCATION  # the most the 3D correction can move the surface, in output voxels
+        pad = int(np.ceil(reach)) + 2
+        nx, ny, nz = shape[0], shape[1] + 2 * pad, shape[2]
+        field = np.empty((nx, ny, nz), np.float32)
+        yz = np.stack(np.meshgrid(np.arange(ny) - pad, np.arange(nz), indexing="ij"), -1)
+        for i in range(nx):
+            field[i] = sdf(np.concatenate([np.full(yz.shape[:2] + (1,), i), yz], axis=-1))
         report(0.6)
-        field = base.volume.to_dense()
-        # Where each output voxel falls on the 64 grid, through the shared photo frame.
-        coarse_from_fine = np.linalg.solve(photo_from_coarse, base.photo_from_voxel)
-        grid = np.indices(field.shape, dtype=np.float32).reshape(3, -1)
-        at = coarse_from_fine[:3, :3] @ grid + coarse_from_fine[:3, 3:4]
-        ratio = photo_from_coarse[0, 0] / base.photo_from_voxel[0, 0]  # fine voxels per coarse voxel
-        field = field + ratio * ndimage.map_coordinates(correction, at, order=1, mode="constant",
-                                                        cval=0.0).reshape(field.shape)
+        near = np.argwhere(np.abs(field) < reach + 3)
+        at = np.stack([lx[near[:, 0], near[:, 2]] / step,
+                       GRID / 2 + (near[:, 1] - pad - centre) / (ratio * step),
+                       lz[near[:, 0], near[:, 2]] / step])
+        field[tuple(near.T)] += ratio * step * ndimage.map_coordinates(correction, at, order=1, mode="constant",
+                                                                       cval=0.0)
         report(0.8)
         volume = sparse_from_dense(field, band=3.0)
         report(1.0)
-        return Reconstruction(volume=volume, vertex_colours=base.vertex_colours,
-                              photo_from_voxel=base.photo_from_voxel)
+        photo_from_voxel = pfv.copy()
+        photo_from_voxel[2, 3] = -(centre + pad) * pfv[2, 1]
+        return Reconstruction(volume=volume, vertex_colours=column_colours(grid.rgb), photo_from_voxel=photo_from_voxel)
 
 
 def sparse_from_dense(field: np.ndarray, band: float) -> SparseSDF:

@@ -14,9 +14,12 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
-GRID = 64          # the learned model's working grid (classical resolution 64)
-TRUNCATION = 4.0   # SDF values are clipped to +-4 voxels of that grid
-TRAIN_MESHES = Path(__file__).resolve().parents[4] / "shared" / "meshes" / "train"
+LAYER_GRID = 128   # the 2D grid of depth layers (the classical model's grid at resolution 128)
+GRID = 64          # the sparse 3D grid (every second layer-grid column, depth centred)
+TRUNCATION = 4.0   # SDF values are clipped to +-4 voxels of the 3D grid
+SHARED_MESHES = Path(__file__).resolve().parents[4] / "shared" / "meshes"
+#: Real shapes for training (never the held-out folder).
+TRAIN_FOLDERS = ("train", "paired")
 
 
 def _rotation(rng) -> np.ndarray:
@@ -103,50 +106,108 @@ def signed_distance_grid(vertices, faces, shape, truncation: float = TRUNCATION,
 
 
 def model_inputs(classical, foreground):
-    """The classical guess and the photo on the model's 64^3 grid.
+    """The photo and the classical model's depth layers on the learned model's 2D grid.
 
     Returns
     -------
-    cube : (64, 64, 64) float32, the classical SDF clipped to +-TRUNCATION
-    image : (64, 64, 4) uint8, colours and matte indexed [x, z]
-    dense : the classical SDF on its own grid (before padding or cropping to 64^3)
-    photo_from_voxel : (4, 4), the grid's map to the photo frame
+    image : (LAYER_GRID, LAYER_GRID, 4) uint8, colours and matte indexed [x, z]
+    guess : (2, LAYER_GRID, LAYER_GRID) float32, classical front and back (voxels from the middle plane)
+    layers : DepthLayers on the classical grid at LAYER_GRID (unpadded)
     """
-    reconstruction = classical.reconstruct(foreground, GRID)
-    alpha, rgb = classical.grid_inputs(foreground, GRID)
-    dense = reconstruction.volume.to_dense()
-    nx, ny, nz = (min(s, GRID) for s in dense.shape)
-    cube = np.full((GRID, GRID, GRID), TRUNCATION, np.float32)
-    cube[:nx, :ny, :nz] = np.clip(dense[:nx, :ny, :nz], -TRUNCATION, TRUNCATION)
-    image = np.zeros((GRID, GRID, 4), np.uint8)
-    image[:nx, :nz, :3] = rgb[:nx, :nz]
-    image[:nx, :nz, 3] = np.round(alpha[:nx, :nz] * 255)
-    return cube, image, dense, reconstruction.photo_from_voxel
+    layers = classical.depth_layers(foreground, LAYER_GRID)
+    nx, nz = (min(s, LAYER_GRID) for s in layers.mask.shape)
+    image = np.zeros((LAYER_GRID, LAYER_GRID, 4), np.uint8)
+    image[:nx, :nz, :3] = layers.rgb[:nx, :nz]
+    image[:nx, :nz, 3] = np.round(layers.alpha[:nx, :nz] * 255)
+    guess = np.zeros((2, LAYER_GRID, LAYER_GRID), np.float32)
+    guess[0, :nx, :nz] = layers.front[:nx, :nz]
+    guess[1, :nx, :nz] = layers.back[:nx, :nz]
+    return image, guess, layers
 
 
-def make_sample(vertices, faces, rng, size: int = 256) -> dict:
-    """Render one seeded view and build the model's inputs and the true SDF on its grid."""
+def outline_on_grid(matte: np.ndarray) -> np.ndarray:
+    """Signed distance to the silhouette on the 3D grid's columns (64-grid voxels, negative inside).
+
+    ``matte`` is the layer grid's (LAYER_GRID, LAYER_GRID) alpha (uint8 or [0, 1]).
+    """
+    from scipy import ndimage
+
+    step = LAYER_GRID // GRID
+    inside = np.asarray(matte, np.float32)[::step, ::step] >= (127.5 if np.asarray(matte).dtype == np.uint8 else 0.5)
+    return (ndimage.distance_transform_edt(~inside) - ndimage.distance_transform_edt(inside)).astype(np.float32)
+
+
+def column_rays(camera, photo_from_voxel, shape):
+    """World origins (on the camera's centre plane) of every grid column (x, z)."""
+    x, z = np.meshgrid(np.arange(shape[0]), np.arange(shape[1]), indexing="ij")
+    col = photo_from_voxel[0, 0] * x + photo_from_voxel[0, 3]
+    row = photo_from_voxel[1, 2] * z + photo_from_voxel[1, 3]
+    return (camera.centre + ((col - camera.width / 2 + 0.5) * camera.pixel_size)[..., None] * camera.right
+            - ((row - camera.height / 2 + 0.5) * camera.pixel_size)[..., None] * camera.up).reshape(-1, 3)
+
+
+def true_layers(vertices, faces, camera, photo_from_voxel, shape):
+    """First and last surface along every grid column, in voxels from the camera's centre plane.
+
+    Returns
+    -------
+    first, last : (nx, nz) float, signed depth along the view (NaN where the column misses)
+    """
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    origins = column_rays(camera, photo_from_voxel, shape)
+    far = camera.pixel_size * max(camera.width, camera.height) * 2
+    scale = 1.0 / photo_from_voxel[0, 0]  # voxels per photo pixel
+    out = []
+    for sign in (1.0, -1.0):
+        start = origins - sign * far * camera.forward
+        direction = np.broadcast_to(sign * camera.forward, start.shape)
+        _, ray, where = mesh.ray.intersects_id(start, direction, multiple_hits=False, return_locations=True)
+        depth = np.full(len(origins), np.nan)
+        depth[ray] = (where - camera.centre) @ camera.forward / camera.pixel_size * scale
+        out.append(depth.reshape(shape))
+    return out[0], out[1]
+
+
+def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None) -> dict:
+    """Render one seeded view; the model's inputs and the true depth layers and SDF on its grids.
+
+    The truth is centred along the view like the evaluation centres it (middle of its
+    depth extent on the middle plane), since one photo cannot tell absolute depth.
+    """
     from fabricate.evaluate.render import orbit_camera, random_albedo, render_mesh
     from fabricate.image import extract_foreground, load_photo
     from fabricate.reconstruct.classical import ClassicalReconstructor
 
-    camera = orbit_camera(vertices, rng.uniform(0, 360), rng.uniform(-10, 35), size, up_axis=int(rng.integers(0, 3)))
-    albedo = random_albedo(vertices, faces, rng)
+    up_axis = int(rng.integers(0, 3)) if up_axis is None else up_axis
+    camera = orbit_camera(vertices, rng.uniform(0, 360), rng.uniform(-10, 35), size, up_axis=up_axis)
+    albedo = random_albedo(vertices, faces, rng, up_axis=up_axis)
     light = -camera.forward + camera.up * rng.uniform(0.2, 1.0) + camera.right * rng.uniform(-0.8, 0.8)
     render = render_mesh(vertices, faces, camera, albedo, light)
     buffer = io.BytesIO()
     Image.fromarray(render.rgba()).save(buffer, format="PNG")
     foreground = extract_foreground(load_photo(buffer.getvalue(), "render.png"))
-    cube, image, dense, photo_from_voxel = model_inputs(ClassicalReconstructor(), foreground)
-    # Ground truth in the classical grid's frame; depth centred like the evaluation does.
-    truth = np.linalg.solve(photo_from_voxel, np.vstack([camera.to_photo_frame(vertices).T,
-                                                        np.ones(len(vertices))]))[:3].T
-    surface = np.argwhere(np.abs(dense) < 1.0)
-    if len(surface):
-        truth[:, 1] += (surface[:, 1].min() + surface[:, 1].max()) / 2 - (truth[:, 1].min() + truth[:, 1].max()) / 2
-    target = signed_distance_grid(truth, faces, (GRID, GRID, GRID))
-    clip = lambda a: np.clip(a, -TRUNCATION, TRUNCATION).astype(np.float16)
-    return {"classical": clip(cube), "image": image, "target": clip(target)}
+    image, guess, layers = model_inputs(ClassicalReconstructor(), foreground)
+    first, last = true_layers(vertices, faces, camera, layers.photo_from_voxel, (LAYER_GRID, LAYER_GRID))
+    hit = np.isfinite(first) & np.isfinite(last)
+    if hit.sum() < 20:
+        raise ValueError("the view misses the object")
+    middle = (np.nanmin(first[hit]) + np.nanmax(last[hit])) / 2
+    truth = np.stack([np.where(hit, middle - first, 0.0), np.where(hit, last - middle, 0.0)])
+    # The 3D target: x and z every second layer-grid column, depth centred on the grid.
+    photo = camera.to_photo_frame(vertices)
+    pfv = layers.photo_from_voxel
+    scale = 1.0 / pfv[0, 0]
+    points = np.column_stack([(photo[:, 0] - pfv[0, 3]) / pfv[0, 0],
+                              photo[:, 2] * scale - middle,
+                              (photo[:, 1] - pfv[1, 3]) / pfv[1, 2]])
+    ratio = LAYER_GRID / GRID
+    points = points / ratio + np.array([0.0, GRID / 2, 0.0])
+    target = signed_distance_grid(points, faces, (GRID, GRID, GRID))
+    half = lambda a: np.asarray(a, np.float16)
+    return {"image": image, "guess": half(guess), "truth": half(truth), "hit": hit,
+            "target": half(np.clip(target, -TRUNCATION, TRUNCATION))}
 
 
 def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed: int = 0, report=None,
@@ -161,7 +222,7 @@ def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [("proc", i) for i in range(procedural)]
-    meshes = sorted(TRAIN_MESHES.glob("*.obj")) if TRAIN_MESHES.is_dir() else []
+    meshes = [path for folder in TRAIN_FOLDERS for path in sorted((SHARED_MESHES / folder).glob("*.obj"))]
     jobs += [(str(path), v) for path in meshes for v in range(views_per_mesh)]
     written = 0
     numbered = list(enumerate(jobs))
@@ -174,10 +235,13 @@ def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed
         try:
             if source == "proc":
                 vertices, faces = procedural_shape(rng)
+                up_axis = None
             else:
                 mesh = trimesh.load(source, force="mesh", process=False)
                 vertices, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
-            sample = make_sample(vertices, faces, rng)
+                # Most real models are stored upright (y up); the rest lie on another axis.
+                up_axis = 1 if rng.random() < 0.6 else int(rng.choice([0, 2]))
+            sample = make_sample(vertices, faces, rng, up_axis=up_axis)
         except Exception:  # a degenerate random shape: skip it, deterministically
             continue
         partial = out / f".partial-{index:05d}.npz"

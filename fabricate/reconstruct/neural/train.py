@@ -18,19 +18,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fabricate.reconstruct.neural.model import ModelConfig, SparseSDFNet, sdf_loss
+from fabricate.reconstruct.neural.model import NetConfig, ReconstructionNet, compose_sdf, layer_loss, sdf_loss
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sparse_sdf_net.safetensors"
 
 
 @dataclass
 class TrainConfig:
+    """Two stages, one run: the depth-layer network first, then (with it frozen) the 3D stages."""
+
     data_dir: str = "build/neural-data"
     out_dir: str = "build/neural-train"
-    procedural_shapes: int = 700
-    views_per_mesh: int = 12
-    steps: int = 1200
-    batch_size: int = 4
+    procedural_shapes: int = 900
+    views_per_mesh: int = 60
+    layer_steps: int = 3000
+    layer_batch: int = 8
+    refine_steps: int = 300
+    refine_batch: int = 4
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
@@ -39,6 +43,10 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     model: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return self.layer_steps + self.refine_steps
 
     @classmethod
     def load(cls, path=None, **overrides) -> "TrainConfig":
@@ -50,69 +58,102 @@ class TrainConfig:
         return cls(**values)
 
 
+KEYS = ("image", "guess", "truth", "hit", "target")
+
+
 def load_samples(folder) -> list:
-    files = sorted(Path(folder).glob("[0-9]*.npz"))
+    from fabricate.reconstruct.neural.data import outline_on_grid
+
     samples = []
-    for path in files:
+    for path in sorted(Path(folder).glob("[0-9]*.npz")):
         with np.load(path) as data:
-            samples.append({k: data[k] for k in ("classical", "image", "target")})
+            sample = {k: data[k] for k in KEYS}
+        sample["outline"] = outline_on_grid(sample["image"][..., 3])
+        samples.append(sample)
     return samples
 
 
-def batch_of(samples, indices):
-    to = lambda key, dtype: torch.from_numpy(np.stack([samples[i][key] for i in indices]).astype(dtype))
-    return to("classical", np.float32), to("image", np.uint8), to("target", np.float32)
+def batch_of(samples, indices, flip=None):
+    """Tensors for the chosen samples; ``flip`` (bool per sample) mirrors the 2D maps left-right."""
+    def stack(key, dtype):
+        arrays = []
+        for n, i in enumerate(indices):
+            a = samples[i][key]
+            if flip is not None and flip[n]:  # x is the first map axis (after the layer axis)
+                a = a[:, ::-1] if key in ("guess", "truth") else a[::-1]
+            arrays.append(np.ascontiguousarray(a))
+        return torch.from_numpy(np.stack(arrays).astype(dtype))
+    return {"image": stack("image", np.uint8), "guess": stack("guess", np.float32),
+            "truth": stack("truth", np.float32), "hit": stack("hit", bool),
+            "outline": stack("outline", np.float32), "target": stack("target", np.float32)}
 
 
-def learning_rate(step: int, config: TrainConfig) -> float:
+def learning_rate(step: int, steps: int, config: TrainConfig) -> float:
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+    progress = (step - config.warmup_steps) / max(1, steps - config.warmup_steps)
+    return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def evaluate_loss(model, samples, indices, batch_size) -> float:
+def stage_loss(model, batch, stage: str):
+    if stage == "layers":
+        layers, _ = model.layers(batch["image"], batch["guess"])
+        return layer_loss(layers, batch["truth"], batch["hit"])
+    with torch.no_grad():
+        layers, _ = model.layers(batch["image"], batch["guess"])
+        composed = compose_sdf(layers, batch["outline"])
+    small = torch.nn.functional.avg_pool2d(batch["image"].float().permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+    coarse, fine, sites = model.refine(composed, small)
+    return sdf_loss(coarse, fine, sites, batch["target"])
+
+
+def evaluate_loss(model, samples, indices, batch_size, stage: str) -> float:
     model.eval()
     losses = []
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
-            classical, image, target = batch_of(samples, indices[start:start + batch_size])
-            coarse, fine, sites = model(classical, image)
-            losses.append(sdf_loss(coarse, fine, sites, target).item())
+            losses.append(stage_loss(model, batch_of(samples, indices[start:start + batch_size]), stage).item())
     model.train()
     return float(np.mean(losses)) if losses else float("nan")
 
 
 def plot_curves(history: list, path) -> None:
-    """Training and validation loss against step, drawn with Pillow (no plotting library needed)."""
+    """Training and validation loss against step, one panel per stage, drawn with Pillow."""
     from PIL import Image, ImageDraw
 
-    width, height, pad = 720, 420, 50
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    train = [(h["step"], h["train"]) for h in history if "train" in h]
-    valid = [(h["step"], h["valid"]) for h in history if "valid" in h]
-    values = [v for _, v in train + valid]
-    if not values:
+    stages = list(dict.fromkeys(h.get("stage", "train") for h in history))
+    if not stages:
         return
-    top, bottom = max(values) * 1.05, 0.0
-    last = max(s for s, _ in train + valid) or 1
-    xy = lambda s, v: (pad + (width - 2 * pad) * s / last, height - pad - (height - 2 * pad) * (v - bottom) / (top - bottom))
-    draw.rectangle([pad, pad, width - pad, height - pad], outline="black")
-    for i in range(5):
-        v = bottom + (top - bottom) * i / 4
-        y = xy(0, v)[1]
-        draw.line([pad - 4, y, pad, y], fill="black")
-        draw.text((4, y - 6), f"{v:.2f}", fill="black")
-    draw.text((width / 2 - 40, height - pad + 14), f"step (0-{last})", fill="black")
-    for points, colour, label, offset in ((train, (40, 90, 200), "train (smoothed)", 0),
-                                          (valid, (220, 80, 30), "validation", 16)):
-        if len(points) > 1:
-            smooth = np.convolve([v for _, v in points], np.ones(5) / 5, mode="valid") if colour[0] == 40 and \
-                len(points) > 10 else [v for _, v in points]
-            steps = [s for s, _ in points][len(points) - len(smooth):]
-            draw.line([xy(s, v) for s, v in zip(steps, smooth)], fill=colour, width=2)
-        draw.text((width - pad - 150, pad + 6 + offset), label, fill=colour)
+    panel, height, pad = 480, 420, 50
+    image = Image.new("RGB", (panel * len(stages), height), "white")
+    draw = ImageDraw.Draw(image)
+    for index, stage in enumerate(stages):
+        mine = [h for h in history if h.get("stage", "train") == stage]
+        train = [(h["step"], h["train"]) for h in mine]
+        valid = [(h["step"], h["valid"]) for h in mine if "valid" in h]
+        values = [v for _, v in train + valid]
+        top, bottom = max(values) * 1.05, 0.0
+        first, last = mine[0]["step"], max(mine[-1]["step"], mine[0]["step"] + 1)
+        left = index * panel + pad
+        xy = lambda s, v: (left + (panel - 2 * pad) * (s - first) / (last - first),
+                           height - pad - (height - 2 * pad) * (v - bottom) / (top - bottom))
+        draw.rectangle([left, pad, left + panel - 2 * pad, height - pad], outline="black")
+        for i in range(5):
+            v = bottom + (top - bottom) * i / 4
+            y = xy(first, v)[1]
+            draw.line([left - 4, y, left, y], fill="black")
+            draw.text((left - 44, y - 6), f"{v:.3f}", fill="black")
+        draw.text((left + 10, pad - 20), f"stage: {stage}", fill="black")
+        draw.text((left + 60, height - pad + 14), f"step ({first}-{last})", fill="black")
+        for points, colour, label, offset in ((train, (40, 90, 200), "train (smoothed)", 0),
+                                              (valid, (220, 80, 30), "validation", 16)):
+            if len(points) > 1:
+                values = [v for _, v in points]
+                if label.startswith("train") and len(points) > 20:
+                    values = np.convolve(values, np.ones(20) / 20, mode="valid")
+                steps = [s for s, _ in points][len(points) - len(values):]
+                draw.line([xy(s, v) for s, v in zip(steps, values)], fill=colour, width=2)
+            draw.text((left + panel - 2 * pad - 130, pad + 6 + offset), label, fill=colour)
     image.save(path)
 
 
@@ -142,47 +183,58 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
     order = np.random.default_rng(config.seed).permutation(len(samples))
     held = max(1, len(samples) // 20)
     valid_idx, train_idx = order[:held], order[held:]
-    model = SparseSDFNet(ModelConfig(**config.model))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    net_config = NetConfig.from_dict(config.model)
+    model = ReconstructionNet(net_config)
+    optimisers = {stage: torch.optim.AdamW(getattr(model, stage).parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay) for stage in ("layers", "refine")}
     checkpoint = out / "checkpoint.pt"
     step, history = 0, []
     if checkpoint.exists():  # resume where the last run stopped
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
+        for stage, optimiser in optimisers.items():
+            optimiser.load_state_dict(state["optimisers"][stage])
         step, history = state["step"], state["history"]
-    baseline = evaluate_loss(SparseSDFNet(ModelConfig(**config.model)), samples, valid_idx, config.batch_size)
+    untrained = ReconstructionNet(net_config)  # zero corrections: exactly the classical guess
+    baseline = {stage: evaluate_loss(untrained, samples, valid_idx, config.refine_batch, stage)
+                for stage in ("layers", "refine")}
     rng = np.random.default_rng([config.seed, step])
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", unit="step")
     start = time.perf_counter()
     while step < config.steps:
+        stage = "layers" if step < config.layer_steps else "refine"
+        stage_step = step if stage == "layers" else step - config.layer_steps
+        stage_steps = config.layer_steps if stage == "layers" else config.refine_steps
+        optimiser = optimisers[stage]
         for group in optimiser.param_groups:
-            group["lr"] = learning_rate(step, config)
-        classical, image, target = batch_of(samples, rng.choice(train_idx, config.batch_size, replace=False))
-        coarse, fine, sites = model(classical, image)
-        loss = sdf_loss(coarse, fine, sites, target)
+            group["lr"] = learning_rate(stage_step, stage_steps, config)
+        size = config.layer_batch if stage == "layers" else config.refine_batch
+        chosen = rng.choice(train_idx, size, replace=False)
+        flip = rng.random(size) < 0.5 if stage == "layers" else None
+        loss = stage_loss(model, batch_of(samples, chosen, flip), stage)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(getattr(model, stage).parameters(), 1.0)
         optimiser.step()
         step += 1
-        record = {"step": step, "train": float(loss.item())}
-        if step % config.validate_every == 0 or step == config.steps:
-            record["valid"] = evaluate_loss(model, samples, valid_idx, config.batch_size)
+        record = {"step": step, "stage": stage, "train": float(loss.item())}
+        if step % config.validate_every == 0 or step in (config.layer_steps, config.steps):
+            record["valid"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage)
         history.append(record)
         bar.update(1)
-        bar.set_postfix(loss=f"{record['train']:.3f}", valid=f"{record.get('valid', float('nan')):.3f}")
+        bar.set_postfix(stage=stage, loss=f"{record['train']:.3f}", valid=f"{record.get('valid', float('nan')):.3f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
             partial = out / ".partial-checkpoint.pt"
-            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                        "history": history}, partial)
+            torch.save({"model": model.state_dict(), "step": step, "history": history,
+                        "optimisers": {k: o.state_dict() for k, o in optimisers.items()}}, partial)
             partial.replace(checkpoint)
             plot_curves(history, out / "loss.png")
     bar.close()
-    final_valid = evaluate_loss(model, samples, valid_idx, config.batch_size)
     summary = {"steps": step, "samples": len(samples), "validation_samples": int(held),
-               "validation_loss": final_valid, "validation_loss_classical": baseline,
                "seconds": time.perf_counter() - start}
+    for stage in ("layers", "refine"):
+        summary[f"validation_{stage}_loss"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage)
+        summary[f"validation_{stage}_loss_classical"] = baseline[stage]
     export_weights(model, config, weights_path, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_curves(history, out / "loss.png")
@@ -194,6 +246,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="Train the sparse SDF model")
     parser.add_argument("--config", default=None)
-    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--layer-steps", type=int, default=None)
+    parser.add_argument("--refine-steps", type=int, default=None)
     args = parser.parse_args()
-    print(json.dumps(train(TrainConfig.load(args.config, steps=args.steps)), indent=2))
+    config = TrainConfig.load(args.config, layer_steps=args.layer_steps, refine_steps=args.refine_steps)
+    print(json.dumps(train(config), indent=2))
