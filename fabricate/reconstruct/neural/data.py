@@ -80,6 +80,45 @@ def procedural_shape(rng):
     return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
 
 
+def organic_shape(rng):
+    """A seeded random organic solid: a blob (metaballs) or swept tubes, possibly on a body.
+
+    Returns
+    -------
+    vertices (n, 3) float64, faces (m, 3) int64
+    """
+    import manifold3d
+
+    if rng.random() < 0.5:  # metaballs: the 0.5 level of a sum of Gaussian bumps
+        from skimage.measure import marching_cubes
+
+        centres = rng.uniform(-0.6, 0.6, (int(rng.integers(3, 8)), 3))
+        radii = rng.uniform(0.2, 0.5, len(centres))
+        axis = np.linspace(-1.4, 1.4, 56)
+        grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1)
+        field = sum(np.exp(-((grid - c) ** 2).sum(-1) / r ** 2) for c, r in zip(centres, radii))
+        if field.max() <= 0.5:
+            raise ValueError("the blob is empty")
+        vertices, faces, _, _ = marching_cubes(field, 0.5, spacing=(axis[1] - axis[0],) * 3)
+        # The field grows inwards, for which marching_cubes winds faces inwards: reverse them.
+        vertices, faces = vertices + axis[0], faces[:, ::-1]
+    else:  # tubes swept along random paths (hulls of consecutive spheres), with an optional body
+        parts = []
+        if rng.random() < 0.6:
+            body = manifold3d.Manifold.sphere(1.0, 32).scale(tuple(rng.uniform(0.3, 0.7, 3)))
+            parts.append(body)
+        for _ in range(int(rng.integers(1, 5))):
+            points = np.cumsum(rng.normal(0, 0.35, (int(rng.integers(3, 6)), 3)), axis=0)
+            radius = rng.uniform(0.06, 0.2)
+            spheres = [manifold3d.Manifold.sphere(radius * rng.uniform(0.7, 1.3), 16).translate(tuple(p))
+                       for p in points]
+            parts += [manifold3d.Manifold.batch_hull([a, b]) for a, b in zip(spheres[:-1], spheres[1:])]
+        solid = manifold3d.Manifold.batch_boolean(parts, manifold3d.OpType.Add).to_mesh()
+        vertices, faces = np.array(solid.vert_properties)[:, :3], np.array(solid.tri_verts)
+    rotation = _rotation(rng)
+    return np.asarray(vertices, np.float64) @ rotation.T, np.asarray(faces, np.int64)
+
+
 def signed_distance_grid(vertices, faces, shape, truncation: float = TRUNCATION, seed: int = 0) -> np.ndarray:
     """Truncated signed distance on the integer grid ``shape``; inside by winding number.
 
@@ -211,7 +250,7 @@ def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None) -> d
 
 
 def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed: int = 0, report=None,
-                  reverse: bool = False) -> int:
+                  reverse: bool = False, organic: int = 0) -> int:
     """Write samples as .npz files (seeded by index); returns how many there are.
 
     Existing samples are kept, so an interrupted build resumes, and a second process
@@ -224,6 +263,7 @@ def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed
     jobs = [("proc", i) for i in range(procedural)]
     meshes = [path for folder in TRAIN_FOLDERS for path in sorted((SHARED_MESHES / folder).glob("*.obj"))]
     jobs += [(str(path), v) for path in meshes for v in range(views_per_mesh)]
+    jobs += [("organic", i) for i in range(organic)]
     written = 0
     numbered = list(enumerate(jobs))
     for index, (source, number) in (reversed(numbered) if reverse else numbered):
@@ -233,8 +273,8 @@ def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed
             continue
         rng = np.random.default_rng([seed, index])
         try:
-            if source == "proc":
-                vertices, faces = procedural_shape(rng)
+            if source in ("proc", "organic"):
+                vertices, faces = (procedural_shape if source == "proc" else organic_shape)(rng)
                 up_axis = None
             else:
                 mesh = trimesh.load(source, force="mesh", process=False)

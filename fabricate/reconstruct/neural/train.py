@@ -31,7 +31,8 @@ class TrainConfig:
     out_dir: str = "build/neural-train"
     procedural_shapes: int = 900
     views_per_mesh: int = 60
-    layer_steps: int = 3000
+    organic_shapes: int = 800
+    layer_steps: int = 6000
     layer_batch: int = 8
     refine_steps: int = 300
     refine_batch: int = 4
@@ -178,7 +179,8 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not any(Path(config.data_dir).glob("[0-9]*.npz")):
-        build_dataset(config.data_dir, config.procedural_shapes, config.views_per_mesh, config.seed)
+        build_dataset(config.data_dir, config.procedural_shapes, config.views_per_mesh, config.seed,
+                      organic=config.organic_shapes)
     samples = load_samples(config.data_dir)
     order = np.random.default_rng(config.seed).permutation(len(samples))
     held = max(1, len(samples) // 20)
