@@ -122,3 +122,39 @@ def test_the_shipped_weights_load_and_change_the_classical_guess():
     assert np.abs((layers - guess * matte).sum(0)).max() > 1.0 and np.abs(correction).max() > 0.1
     vertices, faces = reconstructor.reconstruct(foreground, 128).volume.extract_surface()
     assert len(faces) > 1000 and directed_edges_all_twinned(faces)
+
+
+def test_the_model_runs_forward_and_backward_with_spconv_on_the_cpu():
+    """The 3D stage with spconv (one CPU thread, where its scatter is exact) equals the torch backend."""
+    from fabricate.reconstruct.neural.data import outline_on_grid
+    from fabricate.reconstruct.neural.model import ReconstructionNet
+    from fabricate.reconstruct.neural.sparse_conv import spconv_available
+
+    if not spconv_available():
+        pytest.skip("spconv is not installed")
+    torch.manual_seed(1)
+    rng = np.random.default_rng([6, 3])
+    sample = make_sample(*procedural_shape(rng), rng)
+    tensor = lambda a, dtype=np.float32: torch.from_numpy(np.ascontiguousarray(a).astype(dtype))[None]
+    inputs = (tensor(sample["image"], np.uint8), tensor(sample["guess"]), tensor(outline_on_grid(sample["image"][..., 3])))
+    model = ReconstructionNet()
+    torch.nn.init.normal_(model.refine.sparse_head.weight, std=0.1)  # a non-zero refinement to compare
+    results = {}
+    threads = torch.get_num_threads()
+    try:
+        for backend in ("spconv", "torch"):
+            for conv in model.refine.sparse_convs:
+                conv.backend = backend
+            torch.set_num_threads(1 if backend == "spconv" else 2)
+            model.zero_grad()
+            _, _, coarse, fine, sites = model(*inputs)
+            sdf_loss(coarse, fine, sites, tensor(sample["target"])).backward()
+            results[backend] = (fine.detach().clone(), model.refine.sparse_convs[0].weight.grad.clone())
+    finally:
+        torch.set_num_threads(threads)
+        for conv in model.refine.sparse_convs:
+            conv.backend = "auto"
+    difference = (results["spconv"][0] - results["torch"][0]).abs().max().item()
+    assert difference < 1e-4, difference
+    assert results["spconv"][1].abs().sum() > 0
+    assert torch.allclose(results["spconv"][1], results["torch"][1], atol=1e-3, rtol=1e-3)

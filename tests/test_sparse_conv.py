@@ -51,5 +51,13 @@ def test_spconv_backend_matches_dense_conv_at_one_thread_and_is_not_chosen_at_tw
         assert torch.allclose(out, reference, atol=1e-4)
         out.square().sum().backward()  # needs the CPU stream patch
         assert conv.weight.grad is not None and torch.isfinite(conv.weight.grad).all()
+        # Sites as torch.nonzero gives them (a column-major tensor) must read the same.
+        grid = torch.zeros(1, 32, 32, 32, dtype=torch.bool)
+        grid[coords[:, 0], coords[:, 1], coords[:, 2], coords[:, 3]] = True
+        sites = torch.nonzero(grid)
+        assert not sites.is_contiguous()
+        order = torch.argsort(((coords[:, 1] * 32 + coords[:, 2]) * 32 + coords[:, 3]))
+        out = conv(features.detach()[order], Rulebook(sites, (32, 32, 32)))
+        assert torch.allclose(out, reference[order], atol=1e-4)
     finally:
         torch.set_num_threads(2)

@@ -105,7 +105,9 @@ class SubMConv3d(nn.Module):
 
         patch_spconv_for_cpu()
         batch = int(rulebook.coords[:, 0].max()) + 1 if len(rulebook.coords) else 1
-        tensor = spconv.SparseConvTensor(features, rulebook.coords.int(), list(rulebook.spatial_shape), batch)
+        # spconv reads the raw buffer as row-major; torch.nonzero's output is column-major.
+        indices = rulebook.coords.int().contiguous()
+        tensor = spconv.SparseConvTensor(features, indices, list(rulebook.spatial_shape), batch)
         if not hasattr(self, "_conv"):
             self._conv = spconv.SubMConv3d(self.in_channels, self.out_channels, 3, padding=1, bias=False)
         self._conv.weight = self.weight  # one parameter for both backends
