@@ -104,7 +104,7 @@ class ClassicalReconstructor(Reconstructor):
 
     def depth_layers(self, foreground: Foreground, resolution: int) -> "DepthLayers":
         """The silhouette on the grid and this model's front and back surfaces (before the volume)."""
-        if resolution not in RESOLUTIONS and resolution != 64:  # 64: the learned model's input grid
+        if resolution not in RESOLUTIONS:
             raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
         mask, alpha, rgb, photo_from_voxel = self._fit_to_grid(foreground, resolution)
         front, back = self._surfaces(self._inflate(mask, resolution), mask, rgb, resolution)
@@ -142,7 +142,7 @@ class ClassicalReconstructor(Reconstructor):
         # Voxel (x, y, z) -> photo (column, row, depth) in pixels; resize maps pixel centres.
         row0, col0 = fg.offset[0] + r0, fg.offset[1] + c0
         photo_from_voxel = np.array([
-            [1 / scale, 0, 0, col0 + (0.5 - MARGIN) / scale - 0.5],  # depth row completed in _field_for
+            [1 / scale, 0, 0, col0 + (0.5 - MARGIN) / scale - 0.5],  # depth row completed in surface_from_layers
             [0, 0, -1 / scale, row0 + (MARGIN + out_h - 0.5) / scale - 0.5],
             [0, 1 / scale, 0, 0],
             [0, 0, 0, 1.0]])
@@ -182,30 +182,14 @@ class ClassicalReconstructor(Reconstructor):
         front = np.where(mask, np.maximum(front, 0.0), 0.0)
         return front.astype(np.float32), np.where(mask, back, 0.0).astype(np.float32)
 
-    def grid_inputs(self, foreground: Foreground, resolution: int):
-        """What a learned model sees on this model's grid: the matte and the colours.
-
-        Returns
-        -------
-        alpha : (nx, nz) float32, rgb : (nx, nz, 3) uint8
-        """
-        _, alpha, rgb, _ = self._fit_to_grid(foreground, resolution)
-        return alpha, rgb
-
     def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
         """The same distance field on every sample of the full grid (the dense baseline).
 
         Used to measure what sparsity saves and to check that both give one surface.
         """
         layers = self.depth_layers(foreground, resolution)
-        shape, sdf, _, _, _ = _distance_field(layers.mask, layers.front, layers.back)
-        nx, ny, nz = shape
-        dense = np.empty(shape, np.float32)
-        yz = np.stack(np.meshgrid(np.arange(ny), np.arange(nz), indexing="ij"), -1)
-        for x in range(nx):  # one slab at a time bounds the temporaries
-            positions = np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1)
-            dense[x] = sdf(positions)
-        return dense
+        shape, sdf, _, _, _ = distance_field(layers.mask, layers.front, layers.back)
+        return dense_samples(sdf, shape)
 
 
 @dataclass
@@ -244,7 +228,7 @@ def surface_from_layers(layers: DepthLayers, front: np.ndarray, back: np.ndarray
         Coloured by the photo column each vertex projects to.
     """
     report = report or (lambda f: None)
-    shape, sdf, candidates, coarse, centre = _distance_field(layers.mask, front, back)
+    shape, sdf, candidates, coarse, centre = distance_field(layers.mask, front, back)
     # Depth 0 of the photo frame is the middle plane, whatever the resolution.
     photo_from_voxel = layers.photo_from_voxel.copy()
     photo_from_voxel[2, 3] = -centre * photo_from_voxel[2, 1]
@@ -262,7 +246,17 @@ def column_colours(colour_map: np.ndarray) -> Callable[[np.ndarray], np.ndarray]
     return vertex_colours
 
 
-def _distance_field(mask, front, back):
+def dense_samples(sdf: Callable[[np.ndarray], np.ndarray], shape, y_offset: int = 0) -> np.ndarray:
+    """``sdf`` at every sample of a (nx, ny, nz) grid whose y index i is position ``i + y_offset``."""
+    nx, ny, nz = shape
+    dense = np.empty(shape, np.float32)
+    yz = np.stack(np.meshgrid(np.arange(ny) + y_offset, np.arange(nz), indexing="ij"), -1)
+    for x in range(nx):  # one slab at a time bounds the temporaries
+        dense[x] = sdf(np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1))
+    return dense
+
+
+def distance_field(mask, front, back):
     """The solid's distance function and which blocks can hold its surface.
 
     Returns
@@ -275,6 +269,8 @@ def _distance_field(mask, front, back):
         Blocks that may contain the surface.
     coarse_sign : int8 array
         Inside (-1) or outside (+1) for every block, from its centre sample.
+    centre : float
+        The y position of the middle plane (front and back are measured from it).
     """
     nx, nz = mask.shape
     centre = MARGIN + float(front.max()) + 0.37  # off-grid, so no sample sits on a surface

@@ -84,7 +84,7 @@ class NeuralReconstructor(Reconstructor):
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
         from scipy import ndimage
 
-        from fabricate.reconstruct.classical import _distance_field, column_colours
+        from fabricate.reconstruct.classical import column_colours, dense_samples, distance_field
         from fabricate.reconstruct.neural.data import GRID, LAYER_GRID, TRUNCATION
 
         report = report or (lambda f: None)
@@ -104,15 +104,11 @@ class NeuralReconstructor(Reconstructor):
         lift = np.maximum(0.0, 1.0 - (front + back)) / 2
         front, back = (front + lift).astype(np.float32), (back + lift).astype(np.float32)
         report(0.45)
-        shape, sdf, _, _, centre = _distance_field(grid.mask, front, back)
+        shape, sdf, _, _, centre = distance_field(grid.mask, front, back)
         step = LAYER_GRID // GRID
         reach = ratio * step * TRUNCATION  # the most the 3D correction can move the surface, in output voxels
         pad = int(np.ceil(reach)) + 2
-        nx, ny, nz = shape[0], shape[1] + 2 * pad, shape[2]
-        field = np.empty((nx, ny, nz), np.float32)
-        yz = np.stack(np.meshgrid(np.arange(ny) - pad, np.arange(nz), indexing="ij"), -1)
-        for i in range(nx):
-            field[i] = sdf(np.concatenate([np.full(yz.shape[:2] + (1,), i), yz], axis=-1))
+        field = dense_samples(sdf, (shape[0], shape[1] + 2 * pad, shape[2]), y_offset=-pad)
         report(0.6)
         near = np.argwhere(np.abs(field) < reach + 3)
         at = np.stack([lx[near[:, 0], near[:, 2]] / step,

@@ -8,9 +8,9 @@ voxels (pixel-aligned features).
    surfaces at 128x128 predicts where the object really starts and ends along each
    pixel's ray (front and back depth layers, a correction of the classical ones).
 2. ``compose_sdf``: those layers inside the silhouette give a dense SDF on the 64^3 grid.
-3. ``SparseSDFNet``: dense 3D convolutions at 32^3 correct it coarsely, then only voxels
-   within a narrow band of the surface are kept and submanifold sparse convolutions
-   (spconv, or the pure-torch backend) predict the final correction at 64^3.
+3. ``SparseSDFNet``: dense 3D convolutions at 32^3 predict a coarse SDF and give context,
+   then only voxels within a narrow band of the surface are kept and submanifold sparse
+   convolutions (spconv, or the pure-torch backend) move it locally (bounded) at 64^3.
 Output: the SDF at 64^3 (voxels of that grid), truncated at +-4; at inference the
 layers themselves are resampled to the output resolution and the 64^3 correction added.
 """
@@ -42,7 +42,6 @@ LAYER_UNIT = 32.0
 @dataclass
 class LayerConfig:
     widths: tuple = (32, 64, 96)
-    features: int = 8  # per-pixel features handed on to the 3D stages
 
 
 def _block(cin, cout):
@@ -51,7 +50,7 @@ def _block(cin, cout):
 
 
 class LayerNet(nn.Module):
-    """U-Net: photo (RGB, matte) + classical layers -> corrected front and back layers + features."""
+    """U-Net: photo (RGB, matte) + classical layers -> corrected front and back layers."""
 
     def __init__(self, config: LayerConfig = LayerConfig()):
         super().__init__()
@@ -63,7 +62,7 @@ class LayerNet(nn.Module):
         self.middle = nn.Sequential(nn.Conv2d(w[-1], w[-1], 3, padding=2, dilation=2), nn.GELU(),
                                     nn.Conv2d(w[-1], w[-1], 3, padding=4, dilation=4), nn.GELU())
         self.up = nn.ModuleList([_block(b + a, a) for a, b in zip(w[:-1], w[1:])][::-1])
-        self.head = nn.Conv2d(w[0], 2 + config.features, 1)
+        self.head = nn.Conv2d(w[0], 2, 1)
         # Start as the classical model: the layer correction begins at zero.
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -73,8 +72,7 @@ class LayerNet(nn.Module):
 
         Returns
         -------
-        layers : (B, 2, X, Z) front and back in voxels of the layer grid, centred (zero off the matte)
-        features : (B, F, X, Z)
+        (B, 2, X, Z) front and back in voxels of the layer grid, centred (zero off the matte)
         """
         image = image.float()
         if image.max() > 1.5:
@@ -96,7 +94,7 @@ class LayerNet(nn.Module):
         thickness = (guess[:, 0] + guess[:, 1] + out[:, 1] * LAYER_UNIT).clamp(min=0.0)
         matte = (image[:, 3] >= 0.5).float()
         layers = torch.stack([front, thickness - front], 1) * matte.unsqueeze(1)
-        return centre_layers(layers, matte > 0), out[:, 2:]
+        return centre_layers(layers, matte > 0)
 
 
 def centre_layers(layers, inside):
@@ -241,18 +239,21 @@ class ReconstructionNet(nn.Module):
         self.refine = SparseSDFNet(config.refine)
 
     def forward(self, image, guess, outline):
-        """image (B, 128, 128, 4), guess (B, 2, 128, 128), outline (B, 64, 64, 64 -> per column (B, 64, 64)).
+        """image (B, 128, 128, 4), guess (B, 2, 128, 128), outline (B, 64, 64) per 3D-grid column.
 
         Returns
         -------
         layers : (B, 2, 128, 128) front and back; composed : (B, 64, 64, 64) SDF from them;
         coarse, fine, sites : the 3D stages' outputs (see SparseSDFNet)
         """
-        layers, _ = self.layers(image, guess)
+        layers = self.layers(image, guess)
+        return (layers, *self.refine_layers(layers, image, outline))
+
+    def refine_layers(self, layers, image, outline):
+        """The 3D stages on given layers: (composed SDF, coarse, fine, sites)."""
         composed = compose_sdf(layers, outline)
         small = F.avg_pool2d(image.float().permute(0, 3, 1, 2), LAYER_GRID // GRID).permute(0, 2, 3, 1)
-        coarse, fine, sites = self.refine(composed, small)
-        return layers, composed, coarse, fine, sites
+        return (composed, *self.refine(composed, small))
 
 
 def layer_loss(layers, truth, hit):

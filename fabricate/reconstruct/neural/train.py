@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fabricate.reconstruct.neural.model import NetConfig, ReconstructionNet, compose_sdf, layer_loss, sdf_loss
+from fabricate.reconstruct.neural.model import NetConfig, ReconstructionNet, layer_loss, sdf_loss
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sparse_sdf_net.safetensors"
 
@@ -34,7 +34,7 @@ class TrainConfig:
     organic_shapes: int = 800
     layer_steps: int = 6000
     layer_batch: int = 8
-    refine_steps: int = 300
+    refine_steps: int = 400
     refine_batch: int = 4
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -98,13 +98,10 @@ def learning_rate(step: int, steps: int, config: TrainConfig) -> float:
 
 def stage_loss(model, batch, stage: str):
     if stage == "layers":
-        layers, _ = model.layers(batch["image"], batch["guess"])
-        return layer_loss(layers, batch["truth"], batch["hit"])
-    with torch.no_grad():
-        layers, _ = model.layers(batch["image"], batch["guess"])
-        composed = compose_sdf(layers, batch["outline"])
-    small = torch.nn.functional.avg_pool2d(batch["image"].float().permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
-    coarse, fine, sites = model.refine(composed, small)
+        return layer_loss(model.layers(batch["image"], batch["guess"]), batch["truth"], batch["hit"])
+    with torch.no_grad():  # the layer network is frozen while the 3D stages train
+        layers = model.layers(batch["image"], batch["guess"])
+    _, coarse, fine, sites = model.refine_layers(layers, batch["image"], batch["outline"])
     return sdf_loss(coarse, fine, sites, batch["target"])
 
 
