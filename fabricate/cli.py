@@ -302,7 +302,7 @@ def evaluate_command(models, meshes, views, resolution, seed, json_path):
         if json_path:
             import json
 
-            from fabricate.export.atomic import write_bytes_atomic
+            from fabricate.atomic import write_bytes_atomic
 
             write_bytes_atomic(json_path, json.dumps(rows, indent=2, default=float).encode())
 

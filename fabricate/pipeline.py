@@ -20,7 +20,7 @@ from fabricate.color.lab import parse_hex_colours, to_hex
 from fabricate.color.palette import FilamentAssignment, assign_filaments
 from fabricate.errors import InputError, MeshError
 from fabricate.export import write_glb, write_mesh, write_stl
-from fabricate.export.atomic import atomic_path, write_bytes_atomic
+from fabricate.atomic import atomic_path, write_bytes_atomic
 from fabricate.image import extract_foreground, load_photo
 from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, simplify_mesh, validate_mesh
 from fabricate.mesh.topology import face_components

@@ -17,7 +17,7 @@ from PIL import Image
 
 from fabricate.errors import FabricateError
 from fabricate.evaluate.metrics import sample_surface, surface_scores, volume_iou
-from fabricate.evaluate.render import orbit_camera, random_albedo, render_mesh
+from fabricate.render import orbit_camera, random_albedo, render_mesh
 from fabricate.mesh.topology import unmatched_directed_edges
 from fabricate.mesh.validate import manifold3d_check, signed_volume
 

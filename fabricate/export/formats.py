@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from fabricate.errors import InputError
-from fabricate.export.atomic import atomic_path
+from fabricate.atomic import atomic_path
 from fabricate.export.threemf import read_3mf, write_3mf
 from fabricate.mesh.coloured_mesh import ColouredMesh
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from fabricate import __version__
 from fabricate.errors import InputError
-from fabricate.export.atomic import atomic_path
+from fabricate.atomic import atomic_path
 from fabricate.mesh.coloured_mesh import ColouredMesh
 
 

@@ -215,7 +215,7 @@ def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None) -> d
     The truth is centred along the view like the evaluation centres it (middle of its
     depth extent on the middle plane), since one photo cannot tell absolute depth.
     """
-    from fabricate.evaluate.render import orbit_camera, random_albedo, render_mesh
+    from fabricate.render import orbit_camera, random_albedo, render_mesh
     from fabricate.image import extract_foreground, load_photo
     from fabricate.reconstruct.classical import ClassicalReconstructor
 
