@@ -1,6 +1,6 @@
 """Stage 2: models that turn a cut-out photo into a sparse SDF, behind one interface."""
 from fabricate.errors import InputError
-from fabricate.reconstruct.base import RESOLUTIONS, Reconstruction, Reconstructor
+from fabricate.reconstruct.base import RESOLUTIONS, PhotoView, Reconstruction, Reconstructor
 from fabricate.reconstruct.classical import ClassicalReconstructor
 from fabricate.reconstruct.sparse_volume import SparseSDF
 
@@ -24,5 +24,5 @@ def get_reconstructor(name: str = "classical", **options) -> Reconstructor:
     return model(**options)
 
 
-__all__ = ["Reconstructor", "Reconstruction", "SparseSDF", "ClassicalReconstructor", "get_reconstructor",
+__all__ = ["Reconstructor", "Reconstruction", "PhotoView", "SparseSDF", "ClassicalReconstructor", "get_reconstructor",
            "RESOLUTIONS", "MODELS"]
