@@ -10,14 +10,12 @@ is its own. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from isolated import ROOT, run_case
 
 CHILD = r'''
 import json, resource, sys, time
@@ -50,14 +48,6 @@ print(json.dumps({"seconds": seconds, "peak_bytes": peak, **extra}))
 '''
 
 
-def run_case(case: dict) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(case)], capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", default="hamburger,poly_fox,robot")
@@ -74,7 +64,7 @@ def main():
             resolutions.append((1024, photos[:1]))
         for resolution, chosen in resolutions:
             for photo in chosen:
-                r = run_case({"kind": "pipeline", "photo": str(photo), "resolution": resolution,
+                r = run_case(CHILD, {"kind": "pipeline", "photo": str(photo), "resolution": resolution,
                               "out": os.path.join(tmp, photo.stem + ".3mf")})
                 if "error" in r:
                     print(f"| {photo.stem} | {resolution} | error: {r['error']} | | | |")
@@ -85,7 +75,7 @@ def main():
         print("|---|---|---|---|---|")
         rows = {}
         for kind in ("sparse", "dense"):
-            rows[kind] = r = run_case({"kind": kind, "photo": str(photos[0]), "resolution": 512})
+            rows[kind] = r = run_case(CHILD, {"kind": kind, "photo": str(photos[0]), "resolution": 512})
             print(f"| {kind} | {r['seconds']:.2f} | {mib(r['volume_bytes']):.1f} | {mib(r['peak_bytes']):.0f} | "
                   f"{r['triangles']} |")
         s, d = rows["sparse"], rows["dense"]

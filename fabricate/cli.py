@@ -10,9 +10,7 @@ import sys
 import click
 
 from fabricate import __version__
-from fabricate.errors import FabricateError, InputError, MeshError
-
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+from fabricate.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, FabricateError, InputError
 
 
 class StageBars:
@@ -51,12 +49,8 @@ def _run(action):
     """Run a command body, turning our errors into one line and an exit code."""
     try:
         return action()
-    except InputError as exc:
-        _fail(str(exc), EXIT_INPUT)
-    except MeshError as exc:
-        _fail(str(exc), EXIT_INTERNAL)
-    except FabricateError as exc:
-        _fail(str(exc), EXIT_INTERNAL)
+    except FabricateError as exc:  # each error type carries its exit code
+        _fail(str(exc), exc.exit_code)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         sys.exit(EXIT_OK)
@@ -68,84 +62,79 @@ def _run(action):
         _fail(f"internal error: {type(exc).__name__}: {exc} (set FABRICATE_DEBUG=1 for details)", EXIT_INTERNAL)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors (a missing or mistyped flag) as one line and exit code 2, like every other error."""
+
+    def main(self, *args, **kwargs):
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("interrupted", 130)
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fabricate")
 def main():
     """Turn a photo of an object into a watertight, coloured, print-ready 3MF."""
 
 
+def schema_options(command):
+    """Add one click option per job option of the schema (fabricate.options), in display order.
+
+    Values are checked by the library, once, so the CLI declares only types: every
+    default, range and choice list is the schema's.
+    """
+    from fabricate.options import all_option_fields, describe_default
+
+    for f in reversed(all_option_fields()):
+        allowed = f.spec.allowed()
+        default = describe_default(f)
+        extra = f" [default: {default}]" if default and default != "required" else ""
+        unit = f" ({f.spec.unit})" if f.spec.unit and f.spec.unit != "voxels" else ""
+        help_text = f"{f.spec.help}{unit}{extra}"
+        if f.kind is bool:
+            command = click.option(f"{f.flag}/--{f.spec.negative}", f.name, default=f.default, help=help_text)(command)
+            continue
+        metavar = "[" + "|".join(map(str, allowed)) + "]" if allowed and len(allowed) <= 8 else None
+        flags = [f.flag] + ([f.spec.short] if f.spec.short else [])
+        command = click.option(*flags, f.name, type=f.kind, default=f.default, required=f.required,
+                               metavar=metavar, help=help_text)(command)
+    return command
+
+
 @main.command()
-@click.argument("photo", type=click.Path(dir_okay=False))
-@click.option("--printer", "-p", required=True, help="Printer id, e.g. bambu-a1 (see `fabricate printers`).")
+@click.argument("photos", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               help="Output file: .3mf (recommended), .stl or .glb.")
-@click.option("--height-mm", type=float, default=None, help="Model height in mm [default: largest that fits].")
-@click.option("--resolution", type=click.Choice(["128", "256", "512", "1024"]), default="256", show_default=True,
-              help="Voxels across the object.")
-@click.option("--model", default="classical", show_default=True, help="Reconstruction model.")
-@click.option("--back", type=click.Choice(["mirror", "thin", "flat"]), default="mirror", show_default=True,
-              help="Back surface: mirror of the front, thinner, or flat (a relief plaque).")
-@click.option("--back-ratio", type=float, default=0.5, show_default=True, help="Back depth for --back thin.")
-@click.option("--depth-scale", type=float, default=1.0, show_default=True, help="Inflation depth multiplier.")
-@click.option("--relief", type=float, default=1.0, show_default=True, help="Relief from shading (0 = none).")
-@click.option("--orientation", type=click.Choice(["photo", "stable"]), default="photo", show_default=True,
-              help="Stand as photographed, or on the most stable face.")
-@click.option("--base-cut", type=float, default=0.03, show_default=True,
-              help="Share of the height cut off for a flat base (0 = none).")
-@click.option("--max-triangles", type=int, default=200_000, show_default=True, help="Triangle budget.")
-@click.option("--preset", type=click.Choice(["draft", "standard", "fine"]), default="standard", show_default=True,
-              help="Print preset (layer height 0.28 / 0.20 / 0.12 mm for a 0.4 mm nozzle).")
-@click.option("--layer-height", type=float, default=None, help="Layer height in mm [default: from the preset].")
-@click.option("--walls", type=int, default=None, help="Wall loops (perimeters).")
-@click.option("--top-layers", type=int, default=None, help="Solid top layers.")
-@click.option("--bottom-layers", type=int, default=None, help="Solid bottom layers.")
-@click.option("--infill", type=float, default=None, help="Infill density in percent.")
-@click.option("--infill-pattern", default=None, help="gyroid, grid, cubic, honeycomb, rectilinear, triangles, ...")
-@click.option("--supports", type=click.Choice(["off", "normal", "tree"]), default=None,
-              help="Support material [default: off].")
-@click.option("--support-angle", type=float, default=None,
-              help="Overhangs flatter than this many degrees above horizontal get support [default: 45].")
-@click.option("--support-buildplate-only/--support-anywhere", default=None, help="Supports only from the plate.")
-@click.option("--brim-mm", type=float, default=None, help="Brim width in mm [default: 0].")
-@click.option("--colors", type=click.IntRange(1, 16), default=None,
-              help="Number of filaments [default: 4 on multi-material printers, else 1].")
-@click.option("--palette", default=None, help="Your filament colours, e.g. '#FFFFFF,#D02020,#202020'.")
-@click.option("--material", default="PLA", show_default=True, help="Filament material.")
-@click.option("--slicer", default="all", show_default=True,
-              help="Extras for prusa, bambu, orca, generic (comma list) or all.")
+@schema_options
 @click.option("--slice", "slice_gcode", is_flag=True, help="Slice with PrusaSlicer when installed and report estimates.")
 @click.option("--also", multiple=True, type=click.Choice(["stl", "glb"]), help="Also write these formats beside it.")
-@click.option("--title", default=None, help="Model title [default: from the photo's name].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def make(photo, printer, output, height_mm, resolution, model, back, back_ratio, depth_scale, relief, orientation,
-         base_cut, max_triangles, preset, layer_height, walls, top_layers, bottom_layers, infill, infill_pattern,
-         supports, support_angle, support_buildplate_only, brim_mm, colors, palette, material, slicer, slice_gcode,
-         also, title, quiet):
-    """Reconstruct PHOTO and write a print-ready model for PRINTER."""
-    from fabricate.pipeline import MakeOptions, make_model, write_outputs
-
-    options = MakeOptions(printer=printer, height_mm=height_mm, resolution=int(resolution), model=model, back=back,
-                          back_ratio=back_ratio, depth_scale=depth_scale, relief=relief, orientation=orientation,
-                          base_cut=base_cut, max_triangles=max_triangles, title=title, preset=preset,
-                          layer_height=layer_height, wall_loops=walls, top_layers=top_layers,
-                          bottom_layers=bottom_layers, infill_density=infill, infill_pattern=infill_pattern,
-                          supports=supports, support_threshold_deg=support_angle,
-                          support_buildplate_only=support_buildplate_only, brim_width_mm=brim_mm, colors=colors,
-                          palette=palette, material=material, slicer=slicer)
+def make(photos, output, slice_gcode, also, quiet, **choices):
+    """Reconstruct PHOTOS (one, or up to 8 of the same object) and write a print-ready model."""
     extension = os.path.splitext(output)[1].lower()
     if extension not in (".3mf", ".stl", ".glb"):
         _fail(f"output must end in .3mf, .stl or .glb, got {output!r}", EXIT_INPUT)
     bars = StageBars(enabled=not quiet and sys.stderr.isatty() or os.environ.get("FABRICATE_PROGRESS") == "1")
 
     def body():
+        from fabricate.pipeline import MakeOptions, make_model, write_outputs
+
+        options = MakeOptions.from_flat(choices)
+        printer = options.printer
         try:
-            result = make_model(photo, options, progress=bars)
+            result = make_model(list(photos), options, progress=bars)
             written = write_outputs(result, output, also=also, progress=bars, slice_gcode=slice_gcode)
         finally:
             bars.close()
         click.echo(f"{result.title}: {result.fit.size_mm[0]:.1f} x {result.fit.size_mm[1]:.1f} x "
                    f"{result.fit.size_mm[2]:.1f} mm on the {printer} ({result.fit.orientation} orientation, "
                    f"mask from {result.mask_source})")
+        for fit in result.view_fits or []:
+            click.echo(f"  view {fit['name']}: azimuth {fit['azimuth_deg']:.0f} deg, silhouette fit "
+                       f"(IoU) {fit['iou']:.0%}")
         for line in result.validation.summary_lines():
             click.echo("  " + line)
         for action in result.repairs:
@@ -258,7 +247,7 @@ def share(model_file, title, description, licence, tags, preview, hub):
     from pathlib import Path
 
     from fabricate.export import read_3mf
-    from fabricate.export.preview import render_preview
+    from fabricate.render import render_preview
     from fabricate.hub import ModelPackage, hub_client
 
     def body():
@@ -266,8 +255,7 @@ def share(model_file, title, description, licence, tags, preview, hub):
         if preview_path is None:
             mesh = read_3mf(model_file)
             preview_path = str(Path(model_file).with_suffix(".preview.png"))
-            render_preview(mesh.vertices, mesh.faces, mesh.face_colours if mesh.face_colours is not None
-                           else __import__("numpy").full((len(mesh.faces), 3), 200), 512).save(preview_path)
+            render_preview(mesh.vertices, mesh.faces, mesh.face_colours, 512).save(preview_path)
         package = ModelPackage(title=title, model_path=Path(model_file), preview_path=Path(preview_path),
                                description=description, licence=licence, tags=list(tags))
         url = hub_client(hub, out_dir=Path(model_file).parent).upload(package)
@@ -280,25 +268,42 @@ def share(model_file, title, description, licence, tags, preview, hub):
 @click.option("--models", default=None, help="Comma list of models [default: all available].")
 @click.option("--meshes", type=click.Path(file_okay=False), default=None,
               help="Folder of held-out .obj meshes [default: ../shared/meshes/heldout].")
-@click.option("--views", default=2, show_default=True, type=click.IntRange(1, 20), help="Rendered views per mesh.")
+@click.option("--samples", default=2, show_default=True, type=click.IntRange(1, 20),
+              help="Random single-photo views rendered per mesh.")
+@click.option("--views", "view_counts", default=None,
+              help="Several photos instead: the view counts to score, e.g. 1,2,3,4,8 (front, left, back, right, "
+                   "then the diagonals), with the plain visual hull as baseline.")
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of views, lights and colours.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every score here.")
-def evaluate_command(models, meshes, views, resolution, seed, json_path):
+def evaluate_command(models, meshes, samples, view_counts, resolution, seed, json_path):
     """Score every model against held-out ground truth and print one table."""
-    from fabricate.evaluate import HELDOUT, evaluate, summary_table
-    from fabricate.reconstruct import MODELS
-
     def body():
-        chosen = tuple(models.split(",")) if models else tuple(MODELS)
-        folder = meshes or HELDOUT
         from pathlib import Path
 
+        from fabricate.evaluate import HELDOUT, evaluate, summary_table
+        from fabricate.reconstruct import MODELS
+
+        chosen = tuple(models.split(",")) if models else tuple(MODELS)
+        folder = meshes or HELDOUT
         if not Path(folder).is_dir() or not list(Path(folder).glob("*.obj")):
             raise InputError(f"no .obj meshes in {folder}")
-        rows = evaluate(chosen, folder, views, int(resolution), seed,
-                        progress=lambda what: click.echo(f"  {what}", err=True))
-        click.echo(summary_table(rows))
+        say = lambda what: click.echo(f"  {what}", err=True)  # noqa: E731
+        if view_counts:
+            from fabricate.evaluate.multiview import evaluate_views, views_table
+
+            try:
+                counts = [int(c) for c in view_counts.split(",")]
+            except ValueError:
+                raise InputError(f"--views takes view counts such as 1,2,3,4,8, got {view_counts!r}") from None
+            rows = []
+            for model in (tuple(models.split(",")) if models else ("classical",)):
+                rows += evaluate_views(counts, folder, int(resolution), seed, model, progress=say,
+                                       baseline=not rows)
+            click.echo(views_table(rows))
+        else:
+            rows = evaluate(chosen, folder, samples, int(resolution), seed, progress=say)
+            click.echo(summary_table(rows))
         if json_path:
             import json
 

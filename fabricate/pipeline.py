@@ -1,133 +1,37 @@
-"""The whole job: photo -> reconstruction -> checked mesh -> colours -> placed on a printer -> files.
+"""The whole job: photos -> reconstruction -> checked mesh -> colours -> placed on a printer -> files.
 
 Each stage is a call into its package; this module only wires them together,
 reports progress and times the stages. The CLI and the web job runner call
-:func:`make_model` and :func:`write_outputs`.
+:func:`make_model` and :func:`write_outputs`. The options live in
+:mod:`fabricate.options` (re-exported here).
 """
 from __future__ import annotations
 
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from fabricate import __version__
 from fabricate.color import colour_surface
-from fabricate.color.lab import parse_hex_colours, to_hex
+from fabricate.color.lab import to_hex
 from fabricate.color.palette import FilamentAssignment, assign_filaments
-from fabricate.errors import InputError, MeshError
-from fabricate.export import write_glb, write_mesh, write_stl
+from fabricate.errors import MeshError
+from fabricate.export import write_mesh
 from fabricate.atomic import atomic_path, write_bytes_atomic
-from fabricate.image import extract_foreground, load_photo
-from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, simplify_mesh, validate_mesh
-from fabricate.mesh.topology import face_components
-from fabricate.mesh.validate import signed_volume
+from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, validate_mesh
+from fabricate.mesh.surface import reconstruct_surface
 from fabricate.export.slicer_parts import SlicerParts, parse_slicers
-from fabricate.printing import FitReport, fit_to_build_volume, get_printer, inside_build_volume
+from fabricate.options import MakeOptions
+from fabricate.printing import FitReport, fit_to_build_volume, inside_build_volume
 from fabricate.printing.analysis import PrintAnalysis, analyse_print
-from fabricate.printing.settings import Filament, PrintSettings, build_settings
+from fabricate.printing.settings import Filament, PrintSettings
 from fabricate.progress import Progress, ProgressCallback
-from fabricate.reconstruct import get_reconstructor
 
-#: Parts smaller than this share of the main body's volume are dropped as debris.
-MIN_PART_SHARE = 0.01
-
-
-@dataclass
-class MakeOptions:
-    """Everything a maker can choose for one job (CLI flags and web form fields)."""
-
-    printer: str
-    height_mm: Optional[float] = None
-    resolution: int = 256
-    model: str = "classical"
-    back: str = "mirror"
-    back_ratio: float = 0.5
-    depth_scale: float = 1.0
-    relief: float = 1.0
-    orientation: str = "photo"
-    base_cut: float = 0.03
-    max_triangles: int = 200_000
-    title: Optional[str] = None
-    # Slicing (None = the preset's value).
-    preset: str = "standard"
-    layer_height: Optional[float] = None
-    wall_loops: Optional[int] = None
-    top_layers: Optional[int] = None
-    bottom_layers: Optional[int] = None
-    infill_density: Optional[float] = None
-    infill_pattern: Optional[str] = None
-    supports: Optional[str] = None
-    support_threshold_deg: Optional[float] = None
-    support_buildplate_only: Optional[bool] = None
-    brim_width_mm: Optional[float] = None
-    # Filaments: None = 4 on multi-material printers, 1 otherwise.
-    colors: Optional[int] = None
-    palette: Optional[str] = None
-    material: str = "PLA"
-    slicer: str = "all"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def print_settings(self, printer) -> PrintSettings:
-        """Validated slicing settings, with placeholder filaments until colours are known."""
-        count = self.filament_count(printer)
-        return build_settings(
-            printer, self.preset, filaments=[Filament("#FFFFFF", self.material)] * count,
-            layer_height=self.layer_height, wall_loops=self.wall_loops, top_layers=self.top_layers,
-            bottom_layers=self.bottom_layers, infill_density=self.infill_density,
-            infill_pattern=self.infill_pattern, supports=self.supports,
-            support_threshold_deg=self.support_threshold_deg, support_buildplate_only=self.support_buildplate_only,
-            brim_width_mm=self.brim_width_mm)
-
-    def validate(self):
-        """Check every choice before any work; returns (printer, settings, palette, reconstructor).
-
-        Raises
-        ------
-        InputError
-            Naming the first bad choice.
-        """
-        from fabricate.printing.fit import ORIENTATIONS
-        from fabricate.reconstruct import RESOLUTIONS
-
-        printer = get_printer(self.printer)
-        settings = self.print_settings(printer)
-        palette = self.palette_colours()
-        parse_slicers(self.slicer)
-        if self.resolution not in RESOLUTIONS:
-            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {self.resolution}")
-        if self.orientation not in ORIENTATIONS:
-            raise InputError(f"unknown orientation {self.orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
-        if self.height_mm is not None and not self.height_mm > 0:
-            raise InputError(f"height must be a positive number of millimetres, got {self.height_mm}")
-        if self.max_triangles < 1000:
-            raise InputError(f"the triangle budget must be at least 1000, got {self.max_triangles}")
-        model_options = {}
-        if self.model == "classical":
-            model_options = dict(back=self.back, back_ratio=self.back_ratio, depth_scale=self.depth_scale,
-                                 relief=self.relief)
-        return printer, settings, palette, get_reconstructor(self.model, **model_options)
-
-    def palette_colours(self):
-        if not self.palette:
-            return None
-        try:
-            return parse_hex_colours(self.palette)
-        except ValueError as exc:
-            raise InputError(f"palette: {exc}") from None
-
-    def filament_count(self, printer) -> int:
-        if self.colors is not None:
-            return int(self.colors)
-        palette = self.palette_colours()
-        if palette is not None:
-            return len(palette)
-        return 4 if printer.filament_slots > 1 else 1
+__all__ = ["MakeOptions", "MakeResult", "make_model", "write_outputs"]
 
 
 @dataclass
@@ -138,8 +42,8 @@ class MakeResult:
     validation: ValidationReport
     fit: FitReport
     options: MakeOptions
-    source_name: str
-    mask_source: str
+    source_names: list
+    mask_sources: list
     repairs: list = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
     settings: Optional[PrintSettings] = None
@@ -147,6 +51,16 @@ class MakeResult:
     analysis: Optional[PrintAnalysis] = None
     printer: object = None
     slice_report: object = None
+    view_fits: Optional[list] = None
+
+    @property
+    def source_name(self) -> str:
+        """The first (front) photo's name."""
+        return self.source_names[0]
+
+    @property
+    def mask_source(self) -> str:
+        return ", ".join(dict.fromkeys(self.mask_sources))
 
     @property
     def title(self) -> str:
@@ -157,8 +71,10 @@ class MakeResult:
         return {
             "fabricate_version": __version__,
             "source_photo": self.source_name,
+            "source_photos": self.source_names,
             "mask_source": self.mask_source,
             "options": self.options.to_dict(),
+            "views": self.view_fits,
             "fit": self.fit.to_dict(),
             "validation": self.validation.to_dict(),
             "repairs": self.repairs,
@@ -177,83 +93,22 @@ class MakeResult:
                            parse_slicers(self.options.slicer))
 
 
-def _drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
-    labels = face_components(mesh.faces, len(mesh.vertices))
-    count = labels.max() + 1
-    if count == 1:
-        return mesh
-    volumes = np.array([signed_volume(mesh.vertices, mesh.faces[labels == k]) for k in range(count)])
-    keep = volumes >= MIN_PART_SHARE * volumes.max()
-    if keep.all():
-        return mesh
-    actions.append(f"removed {int((~keep).sum())} loose fragments under {MIN_PART_SHARE:.0%} of the volume")
-    return mesh.with_faces(mesh.faces[keep[labels]])
-
-
-@dataclass
-class Surface:
-    """The first three stages' output: the checked surface in the model's voxel frame."""
-
-    photo: object
-    foreground: object
-    reconstruction: object
-    mesh: ColouredMesh
-    repairs: list
-    seconds: dict
-
-
-def reconstruct_surface(photo, options: MakeOptions, reconstructor, report: Progress,
-                        photo_name: Optional[str] = None) -> Surface:
-    """Photo -> foreground -> sparse SDF -> closed, repaired, simplified surface (voxel coordinates).
-
-    Shared by :func:`make_model` and the evaluation, so both judge the same surface.
-    """
-    seconds = {}
-    start = time.perf_counter()
-    with report.stage("image") as stage:
-        loaded = load_photo(photo, name=photo_name)
-        stage.report(0.3)
-        foreground = extract_foreground(loaded)
-    seconds["image"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    with report.stage("reconstruct") as stage:
-        reconstruction = reconstructor.reconstruct(foreground, options.resolution, lambda f: stage.report(0.7 * f))
-        vertices, faces = reconstruction.volume.extract_surface(lambda f: stage.report(0.7 + 0.3 * f))
-    seconds["reconstruct"] = time.perf_counter() - start
-    if len(faces) == 0:
-        raise MeshError("reconstruction produced no surface")
-
-    start = time.perf_counter()
-    repairs = []
-    with report.stage("mesh") as stage:
-        mesh = ColouredMesh(vertices, faces, metadata={"source": loaded.name})
-        mesh = _drop_debris(mesh, repairs)
-        stage.report(0.2)
-        check = validate_mesh(mesh, check_self_intersections=False)
-        if not check.ok:
-            mesh, actions = repair_mesh(mesh)
-            repairs += actions
-        stage.report(0.5)
-        mesh = simplify_mesh(mesh, options.max_triangles)
-    seconds["mesh"] = time.perf_counter() - start
-    return Surface(loaded, foreground, reconstruction, mesh, repairs, seconds)
-
-
-def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback] = None,
-               photo_name: Optional[str] = None) -> MakeResult:
-    """Run every stage from a photo to a placed, validated, coloured mesh.
+def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOptions,
+               progress: Optional[ProgressCallback] = None,
+               photo_names: Optional[Sequence[str]] = None) -> MakeResult:
+    """Run every stage from one or several photos of an object to a placed, validated, coloured mesh.
 
     Parameters
     ----------
-    photo
-        Path or bytes of a JPEG, PNG or WebP.
+    photos
+        A path or bytes of a JPEG, PNG or WebP, or a list of them (photos of one
+        object from around it; ``options.views`` says from where).
     options
         The job's choices.
     progress
         Called as ``progress(stage, fraction)``.
-    photo_name
-        Name to record when ``photo`` is bytes.
+    photo_names
+        Names to record for photos given as bytes.
 
     Returns
     -------
@@ -266,16 +121,25 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
     MeshError
         The model could not be made printable.
     """
+    if isinstance(photos, (str, bytes, os.PathLike)):
+        photos = [photos]
+    photos = list(photos)
     report = Progress(progress)
-    printer, settings, palette, reconstructor = options.validate()  # fail on bad choices before any work
+    plan = options.validate(len(photos))  # fail on bad choices before any work
+    printer, settings, palette = plan.printer, plan.settings, plan.palette
 
-    surface = reconstruct_surface(photo, options, reconstructor, report, photo_name)
-    loaded, foreground, reconstruction, mesh = surface.photo, surface.foreground, surface.reconstruction, surface.mesh
-    repairs, seconds = surface.repairs, surface.seconds
+    surface = reconstruct_surface(photos, plan.reconstructor, plan.azimuths, options.resolution,
+                                  options.max_triangles, report, photo_names)
+    mesh, reconstruction, repairs, seconds = surface.mesh, surface.reconstruction, surface.repairs, surface.seconds
 
     start = time.perf_counter()
     with report.stage("color"):
-        mesh = colour_surface(mesh, reconstruction.vertex_colours)
+        if getattr(reconstruction, "view_projections", None):
+            from fabricate.color.views import colour_from_views
+
+            mesh = colour_from_views(mesh, reconstruction.view_projections)
+        else:
+            mesh = colour_surface(mesh, reconstruction.vertex_colours)
     seconds["color"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -305,9 +169,11 @@ def make_model(photo, options: MakeOptions, progress: Optional[ProgressCallback]
         analysis = analyse_print(placed, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
                                  settings.layer_height)
     seconds["printing"] = time.perf_counter() - start - seconds["validate"]
-    return MakeResult(mesh=placed, validation=validation, fit=fit, options=options, source_name=loaded.name,
-                      mask_source=foreground.source, repairs=repairs, seconds=seconds, settings=settings,
-                      filaments=filaments, analysis=analysis, printer=printer)
+    return MakeResult(mesh=placed, validation=validation, fit=fit, options=options,
+                      source_names=[p.name for p in surface.photos],
+                      mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,
+                      settings=settings, filaments=filaments, analysis=analysis, printer=printer,
+                      view_fits=getattr(reconstruction, "view_fits", None))
 
 
 def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool = True,
@@ -328,14 +194,15 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     start = time.perf_counter()
     base = os.path.splitext(os.fspath(path))[0]
     with report.stage("export") as stage:
-        write_mesh(path, result.mesh, title=result.title, source=result.source_name,
-                   slicer_parts=result.slicer_parts())
+        # Each format keeps the details it can hold (3MF all of them, STL and GLB none).
+        details = {"title": result.title, "source": result.source_name, "slicer_parts": result.slicer_parts()}
+        write_mesh(path, result.mesh, **details)
         written.append(os.fspath(path))
         for extension in also:
             extra = f"{base}.{extension.lstrip('.')}"
             if os.path.abspath(extra) == os.path.abspath(path):
                 continue
-            (write_stl if extra.endswith(".stl") else write_glb)(extra, result.mesh)
+            write_mesh(extra, result.mesh, **details)
             written.append(extra)
         stage.report(0.8)
         result.seconds["write"] = time.perf_counter() - start

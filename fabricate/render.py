@@ -1,13 +1,15 @@
-"""A CPU renderer for evaluation and training data: ray casting with embree through trimesh.
+"""The one CPU renderer: ray casting with embree through trimesh.
 
-Orthographic cameras (the classical model assumes one), Lambert shading under one
-seeded light, a plain background; returns photo, mask, depth and normals.
+It serves the previews of made models (job results, hub uploads), the evaluation's photos and
+the training data: orthographic cameras (the classical model assumes one), Lambert shading under
+one light, a plain background; it returns photo, mask, depth and normals.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 
 @dataclass
@@ -39,7 +41,7 @@ def orbit_camera(vertices: np.ndarray, azimuth_deg: float, elevation_deg: float,
     """A camera circling the object's bounding sphere, the object filling ``fill`` of the frame."""
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
     centre = (lo + hi) / 2
-    radius = float(np.linalg.norm(vertices - centre, axis=1).max())
+    radius = float(np.linalg.norm(vertices - centre, axis=1).max()) or 1.0  # a single point still gets a frame
     world_up = np.eye(3)[up_axis]
     side = np.eye(3)[(up_axis + 1) % 3]
     front = np.cross(side, world_up)
@@ -108,3 +110,29 @@ def random_albedo(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Genera
     height = vertices[faces].mean(axis=1)[:, up_axis]
     cut = np.quantile(height, rng.uniform(0.2, 0.5))
     return np.where((height < cut)[:, None], second, base).astype(np.uint8)
+
+
+#: The preview's view of a made model (Z up, its photographed front facing -Y): orbit azimuth 180
+#: looks at that front; 210 turns 30 degrees to the viewer's left so the side shows too.
+PREVIEW_AZIMUTH_DEG = 210.0
+PREVIEW_ELEVATION_DEG = 20.0
+
+
+def render_preview(vertices: np.ndarray, faces: np.ndarray, face_colours: np.ndarray | None = None, size: int = 512,
+                   azimuth_deg: float = PREVIEW_AZIMUTH_DEG, elevation_deg: float = PREVIEW_ELEVATION_DEG,
+                   background=(245, 245, 245)) -> Image.Image:
+    """A picture of a made model (Z up), as the job results and hub uploads show it.
+
+    Parameters
+    ----------
+    face_colours : (m, 3) uint8, optional
+        Colour of each triangle; light grey without.
+    azimuth_deg, elevation_deg : float
+        Of the orbit camera around Z (see ``orbit_camera``).
+    """
+    if face_colours is None:
+        face_colours = np.full((len(faces), 3), 200, np.uint8)
+    camera = orbit_camera(vertices, azimuth_deg, elevation_deg, size, fill=0.9, up_axis=2)
+    # Lit from over the viewer's right shoulder, so the top and one side read as brighter.
+    light = -camera.forward + 0.6 * camera.up + 0.3 * camera.right
+    return Image.fromarray(render_mesh(vertices, faces, camera, face_colours, light, background).rgb)

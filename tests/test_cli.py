@@ -9,6 +9,9 @@ from PIL import Image
 
 from conftest import SAMPLES, assert_printable_3mf, run_cli
 
+# Slow: commands run end to end in their own process, most through the whole pipeline.
+pytestmark = pytest.mark.slow
+
 PRINTERS = ["bambu-a1", "prusa-mk4s", "bambu-a1-mini", "creality-k1", "prusa-mini-plus", "voron-2.4-300"]
 
 

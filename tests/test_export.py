@@ -51,3 +51,77 @@ def test_stl_and_glb(tmp_path):
     glb = trimesh.load(tmp_path / "a.glb", force="mesh", process=False)
     assert glb.visual.kind == "vertex"
     assert len(np.unique(np.asarray(glb.visual.vertex_colors)[:, :3], axis=0)) >= 2
+
+
+def slicer_ready(mesh):
+    from fabricate.export.slicer_parts import SlicerParts
+    from fabricate.printing import get_printer
+    from fabricate.printing.settings import Filament, build_settings
+
+    printer = get_printer("prusa-mk4s")
+    palette, filament = np.unique(mesh.face_colours, axis=0, return_inverse=True)
+    filaments = [Filament("#%02X%02X%02X" % tuple(int(c) for c in colour)) for colour in palette]
+    return SlicerParts(filament.ravel(), build_settings(printer, "standard", filaments=filaments), printer)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_written_files_have_the_permissions_of_a_new_file(tmp_path, mask):
+    import os
+    import stat
+
+    from fabricate.export import write_mesh
+
+    mesh = coloured_sphere()
+    previous = os.umask(mask)
+    try:
+        write_mesh(tmp_path / "ready.3mf", mesh, title="Ball", slicer_parts=slicer_ready(mesh))
+        for extension in ("3mf", "stl", "glb"):
+            write_mesh(tmp_path / f"plain.{extension}", mesh)
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(["ready.3mf", "plain.3mf", "plain.stl", "plain.glb"], 0o666 & ~mask)
+
+
+def test_exporters_write_to_any_binary_stream(tmp_path):
+    import io
+
+    from fabricate.export import EXPORTERS, export_3mf
+
+    class WriteOnly(io.RawIOBase):  # a pipe or an HTTP response: no seek, no tell
+        def __init__(self):
+            self.chunks = []
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.chunks.append(bytes(data))
+            return len(data)
+
+    mesh = coloured_sphere()
+    assert EXPORTERS["3mf"] is export_3mf and {"stl", "glb"} <= set(EXPORTERS)
+    stream = WriteOnly()
+    export_3mf(mesh, stream, title="Ball", slicer_parts=slicer_ready(mesh))
+    path = tmp_path / "streamed.3mf"
+    path.write_bytes(b"".join(stream.chunks))
+    vertices, faces, colours, _ = read_3mf_with_lib3mf(path)
+    assert np.array_equal(faces, mesh.faces) and len(colours) == len(np.unique(mesh.face_colours, axis=0))
+
+
+def test_3mf_holds_exactly_the_float32_vertices_and_every_triangle_colour(tmp_path):
+    mesh = coloured_sphere()
+    mesh = mesh.copy(vertices=mesh.vertices + np.random.default_rng(0).normal(0, 3, mesh.vertices.shape))
+    write_3mf(tmp_path / "ball.3mf", mesh)
+    vertices, _, _, _ = read_3mf_with_lib3mf(tmp_path / "ball.3mf")
+    assert np.array_equal(vertices.astype(np.float32), mesh.vertices.astype(np.float32))
+    assert np.array_equal(read_3mf(tmp_path / "ball.3mf").face_colours, mesh.face_colours)
+
+
+def test_triangle_using_a_vertex_twice_is_refused(tmp_path):
+    mesh = coloured_sphere()
+    faces = mesh.faces.copy()
+    faces[5, 1] = faces[5, 0]
+    with pytest.raises(ValueError):
+        write_3mf(tmp_path / "x.3mf", mesh.copy(faces=faces))
+    assert list(tmp_path.iterdir()) == []

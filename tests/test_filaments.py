@@ -41,6 +41,7 @@ def test_paint_codes_match_the_slicers_table():
     assert paint_code(16) == "DC"
 
 
+@pytest.mark.slow  # the whole pipeline on every sample
 def test_reduction_is_deterministic_and_leaves_no_small_islands(sample_meshes):
     for name, mesh in sample_meshes.items():
         first = assign_filaments(mesh, 4)
@@ -53,6 +54,7 @@ def test_reduction_is_deterministic_and_leaves_no_small_islands(sample_meshes):
         assert np.all(np.diff(first.area_share) <= 1e-12)  # filament 1 is the main colour
 
 
+@pytest.mark.slow  # the whole pipeline on every sample
 def test_snapping_to_a_user_palette(sample_meshes):
     mesh = sample_meshes["hamburger"]
     palette = parse_hex_colours("#FFFFFF,#000000,#C03010,#E0B060,#20A020")

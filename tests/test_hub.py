@@ -14,6 +14,9 @@ from fabricate.errors import InputError
 
 from conftest import SAMPLES, live_server, run_cli, wait_for_job
 
+# Slow: every test shares a model made by the whole pipeline.
+pytestmark = pytest.mark.slow
+
 TOKEN = "secret-token-123"
 
 
@@ -67,7 +70,7 @@ def model(tmp_path):
     path = tmp_path / "model.3mf"
     write_outputs(result, path)
     preview = tmp_path / "preview.png"
-    from fabricate.export.preview import render_preview
+    from fabricate.render import render_preview
 
     render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 128).save(preview)
     return path, preview

@@ -40,6 +40,7 @@ def test_a_training_sample_is_aligned_with_its_photo():
     assert ((truth[0] + truth[1])[hit] >= -0.5).all()  # the back is never in front of the front
 
 
+@pytest.mark.slow  # the whole model, forward and backward
 def test_forward_backward_on_cpu_with_sparse_convolutions():
     from fabricate.reconstruct.neural.data import outline_on_grid
     from fabricate.reconstruct.neural.model import ReconstructionNet, centre_layers, compose_sdf, layer_loss
@@ -69,6 +70,7 @@ def test_forward_backward_on_cpu_with_sparse_convolutions():
     assert model.refine.sparse_head.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow  # trains
 def test_tiny_training_run_reduces_the_loss_and_exports_loadable_weights(tmp_path):
     from fabricate.reconstruct.neural import NeuralReconstructor, load_model
     from fabricate.reconstruct.neural.data import build_dataset
@@ -103,6 +105,7 @@ def test_tiny_training_run_reduces_the_loss_and_exports_loadable_weights(tmp_pat
     assert len(faces) > 1000 and directed_edges_all_twinned(faces)
 
 
+@pytest.mark.slow  # a whole reconstruction of a sample photo
 def test_the_shipped_weights_load_and_change_the_classical_guess():
     from conftest import SAMPLES, directed_edges_all_twinned
     from fabricate.image import extract_foreground, load_photo
@@ -124,6 +127,7 @@ def test_the_shipped_weights_load_and_change_the_classical_guess():
     assert len(faces) > 1000 and directed_edges_all_twinned(faces)
 
 
+@pytest.mark.slow  # the whole model, forward and backward
 def test_the_model_runs_forward_and_backward_with_spconv_on_the_cpu():
     """The 3D stage with spconv (one CPU thread, where its scatter is exact) equals the torch backend."""
     from fabricate.reconstruct.neural.data import outline_on_grid

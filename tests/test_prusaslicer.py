@@ -13,10 +13,12 @@ from fabricate.export.slice import config_block
 
 from conftest import SAMPLES, run_cli
 
+# Slow: the whole pipeline, then the real slicer.
+pytestmark = [pytest.mark.slow]
 if not shutil.which("prusa-slicer"):
     if os.environ.get("CI"):
         pytest.fail("prusa-slicer must be installed in CI (.ci/run installs it)", pytrace=False)
-    pytestmark = pytest.mark.skip(reason="prusa-slicer is not installed (apt install prusa-slicer)")
+    pytestmark.append(pytest.mark.skip(reason="prusa-slicer is not installed (apt install prusa-slicer)"))
 
 SAMPLE_NAMES = ["hamburger", "poly_fox"]
 FAST = ["--resolution", "128", "--max-triangles", "30000", "--height-mm", "45"]

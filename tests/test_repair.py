@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import trimesh
 
 from fabricate.mesh import ColouredMesh, repair_mesh, simplify_mesh, validate_mesh
@@ -12,6 +13,7 @@ def broken_sphere():
     return ColouredMesh(s.vertices, f, np.full((len(s.vertices), 3), 120, np.uint8))
 
 
+@pytest.mark.slow  # re-meshes by winding number
 def test_repair_fixes_holes_flips_and_duplicates():
     mesh = broken_sphere()
     before = validate_mesh(mesh)
@@ -32,6 +34,7 @@ def test_repair_of_a_triangle_soup():
     assert validate_mesh(repaired).ok
 
 
+@pytest.mark.slow  # re-meshes by winding number
 def test_overlapping_bodies_are_remeshed_into_one():
     a, b = trimesh.creation.icosphere(3), trimesh.creation.icosphere(3)
     b.apply_translation([0.37, 0.11, 0.05])

@@ -168,3 +168,26 @@ def test_prusa_parts(tmp_path, package):
     assert all(line.startswith("; ") and " = " in line for line in config[2:])
     volume = model_config.find("object/volume")
     assert volume.get("firstid") == "0" and volume.get("lastid") == str(len(mesh.faces) - 1)
+
+
+def test_package_has_the_permissions_of_a_new_file(package):
+    import os
+    import stat
+
+    path = package[0]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_every_part_once_with_a_content_type(package):
+    path = package[0]
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        types = ET.fromstring(z.read("[Content_Types].xml"))
+        relationships = ET.fromstring(z.read("_rels/.rels"))
+    assert len(names) == len(set(names))
+    assert {MODEL_FILE, BBS_PROJECT_CONFIG_FILE, BBS_MODEL_CONFIG_FILE} <= set(names)
+    declared = {d.get("Extension") for d in types}
+    assert {n.rsplit(".", 1)[1] for n in names if not n.endswith("].xml")} <= declared
+    assert [r.get("Target") for r in relationships] == ["/" + MODEL_FILE]  # BS 1774-1777: the start part

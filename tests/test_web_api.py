@@ -7,10 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fabricate.jobs import JobStore
+from fabricate.jobs import JobStore, run_job
+from fabricate.jobs.store import PhotoFile
 from fabricate.progress import STAGES
 
 from conftest import SAMPLES, assert_printable_3mf, live_server, wait_for_job
+
+# Slow: real worker processes build the jobs through the whole pipeline.
+pytestmark = pytest.mark.slow
 
 FAST = {"printer": "bambu-a1", "resolution": "128", "height_mm": "60", "colors": "3"}
 HAMBURGER = [p for p in SAMPLES if p.stem == "hamburger"][0]
@@ -48,6 +52,7 @@ def finished(tmp_path_factory):
                "client": client}
 
 
+@pytest.mark.slow  # builds a model
 def test_job_lifecycle_and_downloads(finished, tmp_path):
     job = finished["job"]
     assert job["status"] == "succeeded" and job["progress"] == 100 and job["error"] is None
@@ -62,6 +67,7 @@ def test_job_lifecycle_and_downloads(finished, tmp_path):
     assert json.loads(files["report.json"].content)["fit"]["printer"] == "bambu-a1"
 
 
+@pytest.mark.slow  # builds a model
 def test_events_arrive_in_order(finished):
     events = finished["events"]
     assert events[-1][0] == "done" and events[-1][1]["status"] == "succeeded"
@@ -72,11 +78,12 @@ def test_events_arrive_in_order(finished):
     assert order == sorted(order) and len(set(stages)) >= 4
 
 
+@pytest.mark.slow  # builds a model
 def test_restart_keeps_results_and_fails_interrupted_jobs(finished, tmp_path):
     data_dir = finished["data_dir"]
     job = finished["job"]
     store = JobStore(data_dir)
-    interrupted = store.create(HAMBURGER.read_bytes(), "png", "x.png", {"printer": "bambu-a1"})
+    interrupted = store.create([PhotoFile(HAMBURGER.read_bytes(), "png", "x.png")], {"printer": "bambu-a1"})
     store.mark_running(interrupted.id)  # as if a server died while building it
     with live_server(data_dir) as base, httpx.Client(timeout=60) as client:
         assert client.get(f"{base}/api/jobs/{job['id']}/model.3mf").status_code == 200
@@ -103,6 +110,7 @@ def test_bad_uploads_get_4xx_with_detail_and_leave_no_job(tmp_path):
     assert not any((tmp_path / "data" / "jobs").iterdir())
 
 
+@pytest.mark.slow  # builds a model
 def test_queue_positions_delete_and_share_without_hub(tmp_path):
     with live_server(tmp_path / "data", workers=1) as base, httpx.Client(timeout=60) as client:
         first = post_job(client, base).json()
@@ -129,3 +137,96 @@ def test_outline_of_the_object(tmp_path):
         points = np.array(body["outline"])
         assert len(points) > 10
         assert 0 <= points[:, 0].min() and points[:, 0].max() < body["width"]
+
+
+def post_photos(client, base, photos, **fields):
+    """A job from several photos: the multipart field `photo` repeated, in order."""
+    files = [("photo", (name, data, "image/png")) for name, data in photos]
+    return client.post(f"{base}/api/jobs", data={**FAST, **fields}, files=files)
+
+
+@pytest.mark.slow  # builds a model
+def test_two_photos_make_one_model(tmp_path):
+    photos = [("front.png", HAMBURGER.read_bytes()), ("back.png", HAMBURGER.read_bytes())]
+    with live_server(tmp_path / "data") as base, httpx.Client(timeout=60) as client:
+        created = post_photos(client, base, photos, views="front,back")
+        assert created.status_code == 202, created.text
+        assert created.json()["photo_names"] == ["front.png", "back.png"]
+        job = wait_for_job(client, f"{base}/api/jobs/{created.json()['id']}")
+        assert job["status"] == "succeeded", job["error"]
+        assert [v["name"] for v in job["result"]["views"]] == ["front.png", "back.png"]
+        assert job["result"]["source_photos"] == ["front.png", "back.png"]
+        path = tmp_path / "model.3mf"
+        path.write_bytes(client.get(base + job["links"]["model.3mf"]).content)
+    assert_printable_3mf(path, "bambu-a1")
+    folder = tmp_path / "data" / "jobs" / job["id"]
+    assert (folder / "photo-1.png").is_file() and (folder / "photo-2.png").is_file()
+
+
+def test_unreadable_fields_and_bad_photo_sets_get_422_in_plain_words(tmp_path):
+    two = [("a.png", HAMBURGER.read_bytes())] * 2
+    with live_server(tmp_path / "data") as base, httpx.Client(timeout=60) as client:
+        cases = [
+            (post_job(client, base, height_mm="abc"), ["height_mm must be a number", "'abc'"]),
+            (post_job(client, base, resolution="12.5"), ["resolution must be a whole number"]),
+            (post_job(client, base, wall_loops="3"), ["unknown field 'wall_loops'"]),  # the old name
+            (post_job(client, base, height_mm="-5"), ["height mm must be above 0 mm"]),  # the library's words
+            (post_photos(client, base, two, views="front,sideways"), ["view 2", "sideways"]),
+            (post_photos(client, base, two, views="front"), ["1 view for 2 photos"]),
+            (post_photos(client, base, [("a.png", HAMBURGER.read_bytes())] * 9), ["1 to 8 photos, got 9"]),
+        ]
+        for response, words in cases:
+            detail = response.json()["detail"]
+            assert response.status_code == 422 and isinstance(detail, str), response.text
+            assert all(w in detail for w in words), detail
+            assert "{" not in detail and "Traceback" not in detail and "loc" not in detail, detail
+        assert client.get(f"{base}/api/jobs").json() == []
+
+
+@pytest.mark.slow  # aligns the photos in a worker
+def test_photos_of_different_objects_fail_the_job_naming_the_photo(tmp_path):
+    """Disagreement is found while building: the job fails, naming the photo, and writes no model."""
+    import trimesh
+
+    from fabricate.render import orbit_camera, render_mesh
+
+    from test_multiview import box_with_cylinder
+
+    def photo(vertices, faces, azimuth) -> bytes:
+        camera = orbit_camera(vertices, -azimuth, 0.0, 256, fill=0.7)  # orbit_camera turns the other way
+        render = render_mesh(vertices, faces, camera, np.full((len(faces), 3), 170, np.uint8), -camera.forward)
+        buffer = io.BytesIO()
+        Image.fromarray(render.rgba()).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    box = box_with_cylinder()
+    pencil = trimesh.creation.cylinder(radius=0.08, height=1.4, sections=32)
+    pencil.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    photos = [(f"box_{a}.png", photo(*box, a)) for a in (0, 90, 180)]
+    photos.append(("pencil.png", photo(np.asarray(pencil.vertices), np.asarray(pencil.faces), 270)))
+    with live_server(tmp_path / "data") as base, httpx.Client(timeout=60) as client:
+        created = post_photos(client, base, photos, views="front,left,back,right")
+        assert created.status_code == 202, created.text
+        job = wait_for_job(client, f"{base}/api/jobs/{created.json()['id']}")
+        assert job["status"] == "failed" and job["error"].startswith("pencil.png"), job["error"]
+        assert client.get(base + job["links"]["model.3mf"]).status_code == 409
+
+
+@pytest.mark.slow  # builds a model
+def test_a_job_stored_before_several_photos_still_builds(tmp_path):
+    """A queued row from before jobs had several photos (no `photos` value, one `photo.png`) builds after a restart.
+
+    tests/test_job_store.py shows such a store loads; this runs the worker on one.
+    """
+    import sqlite3
+
+    store = JobStore(tmp_path)
+    job = store.create([PhotoFile(HAMBURGER.read_bytes(), "png", "burger.png")],
+                       {"printer": "bambu-a1", "resolution": 128, "height_mm": 40.0})
+    folder = store.job_dir(job.id)
+    (folder / "photo-1.png").rename(folder / "photo.png")
+    with sqlite3.connect(store.db_path) as db:
+        db.execute("UPDATE jobs SET photos = NULL, photo_file = 'photo.png' WHERE id = ?", (job.id,))
+    assert JobStore(tmp_path).recover_after_restart() == [job.id]
+    assert run_job(str(tmp_path), job.id) == "succeeded", store.get(job.id).error
+    assert store.get(job.id).result["source_photos"] == ["burger.png"]

@@ -12,10 +12,14 @@ import pytest
 
 from conftest import assert_printable_3mf, live_server
 
+# Slow: a real browser drives builds through the whole pipeline.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "hamburger.png"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.slow  # a browser, and whole builds
 BUILD_TIMEOUT_MS = 180_000
 
 
@@ -97,6 +101,29 @@ def _pixels_off_background(png: bytes, background: str):
     return len(off) / len(pixels), len(buckets), image.size
 
 
+def _outlines_drawn(page) -> list:
+    """Each photo card's outline canvas: its size and how many pixels are painted."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.photo-card .outline-canvas'), (c) => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return {w: c.width, h: c.height, painted: n};
+    })""")
+
+
+def _painted(canvas: dict) -> bool:
+    return canvas["w"] > 0 and canvas["painted"] > 0.01 * canvas["w"] * canvas["h"]
+
+
+def _build_fast(page) -> None:
+    """Build for the Bambu Lab A1 at the lowest resolution and wait for 100 % without an error."""
+    page.select_option("#printer", "bambu-a1")
+    page.select_option("#resolution", "128")
+    page.click("#build-button")
+    page.wait_for_function("document.getElementById('progress-percent').textContent === '100 %'",
+                           timeout=BUILD_TIMEOUT_MS)
+    assert page.locator("#error").is_hidden(), page.locator("#error").text_content()
+
+
 def test_build_preview_and_download(page, server, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     posts = []
@@ -108,25 +135,14 @@ def test_build_preview_and_download(page, server, tmp_path):
 
     page.set_input_files("#photo-input", str(SAMPLE))
     # The thumbnail appears with the detected outline drawn over it.
-    page.wait_for_selector("#thumb-img[src^='blob:']", state="attached")
-    page.wait_for_function("document.getElementById('outline-status').classList.contains('good')")
-    drawn = page.evaluate("""() => {
-        const c = document.getElementById('outline-canvas');
-        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-        return {w: c.width, h: c.height, painted: n};
-    }""")
-    assert drawn["w"] > 0 and drawn["painted"] > 0.01 * drawn["w"] * drawn["h"], drawn
+    page.wait_for_selector(".photo-card .thumb-img[src^='blob:']", state="attached")
+    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+    drawn = _outlines_drawn(page)
+    assert len(drawn) == 1 and _painted(drawn[0]), drawn
 
-    page.select_option("#printer", "bambu-a1")
-    page.select_option("#resolution", "128")
     page.fill("#title", "Browser burger")
     assert page.locator("#error").is_hidden()
-    page.click("#build-button")
-
-    page.wait_for_function("document.getElementById('progress-percent').textContent === '100 %'",
-                           timeout=BUILD_TIMEOUT_MS)
-    assert page.locator("#error").is_hidden(), page.locator("#error").text_content()
+    _build_fast(page)
     assert page.locator("#stage").text_content().strip() == "Done"
     assert page.locator("#elapsed").text_content().strip().endswith("s")
 
@@ -193,3 +209,75 @@ def test_non_image_is_refused_in_plain_words(page, server, tmp_path):
     page.wait_for_timeout(500)
     assert not [url for url in posts if url.rstrip("/").endswith("/api/jobs")], posts
     assert page.locator("#progress-box").is_hidden()
+
+
+MULTIVIEW = ROOT.parent / "shared" / "photos" / "multiview"
+# The tiger set, labelled by looking: _2 faces the camera, _1 shows its own left side (its face
+# points to the image's left), _3 is its back.
+TIGER_FRONT, TIGER_LEFT, TIGER_BACK = (MULTIVIEW / f"tiger_{n}.png" for n in (2, 1, 3))
+
+
+def _drop_files(page, selector: str, paths) -> None:
+    """Drop files on an element the way a file manager does (a drop event carrying a DataTransfer)."""
+    import base64
+
+    files = [{"name": p.name, "data": base64.b64encode(p.read_bytes()).decode()} for p in paths]
+    transfer = page.evaluate_handle("""(files) => {
+        const dt = new DataTransfer();
+        for (const f of files) {
+            const bytes = Uint8Array.from(atob(f.data), (c) => c.charCodeAt(0));
+            dt.items.add(new File([bytes], f.name, {type: 'image/png'}));
+        }
+        return dt;
+    }""", files)
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def test_several_photos_build_one_model(page, server, tmp_path):
+    """Choose two photos, drop a third, say where each was taken from, build, download the 3MF."""
+    if not all(p.is_file() for p in (TIGER_FRONT, TIGER_LEFT, TIGER_BACK)):
+        pytest.skip(f"the multi-view photos are not in {MULTIVIEW}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    bodies = []
+    page.on("request", lambda r: r.method == "POST" and r.url.rstrip("/").endswith("/api/jobs")
+            and bodies.append(r.post_data_buffer))
+
+    page.goto(server + "/")
+    page.wait_for_function("window.__preview !== undefined")
+    page.set_input_files("#photo-input", [str(TIGER_FRONT), str(TIGER_BACK)])
+    _drop_files(page, "#drop-zone", [TIGER_LEFT])  # adding more keeps the photos already there
+    cards = page.locator(".photo-card")
+    assert cards.count() == 3
+    page.wait_for_function("document.querySelectorAll('.photo-card .outline-status.good').length === 3")
+    drawn = _outlines_drawn(page)
+    assert len(drawn) == 3 and all(_painted(c) for c in drawn), drawn
+
+    # Each photo's view picker: a label, or an angle in degrees (its left side is 90).
+    assert page.input_value("#views") == "front,left,back"  # suggested in shooting order
+    cards.nth(1).locator(".view-select").select_option("back")
+    cards.nth(2).locator(".view-select").select_option("angle")
+    cards.nth(2).locator(".view-angle").fill("90")
+    assert page.input_value("#views") == "front,back,90"
+
+    page.fill("#height-mm", "60")
+    _build_fast(page)
+
+    # One job, with the three photos as repeated `photo` fields and the views as one comma list.
+    assert len(bodies) == 1
+    assert bodies[0].count(b'name="photo"') == 3
+    assert b'name="views"\r\n\r\nfront,back,90\r\n' in bodies[0]
+
+    report = page.locator("#report").inner_text()
+    assert "Watertight ✓" in report and "Fits the Bambu Lab A1 ✓" in report
+    assert page.locator("#view-fits li").count() == 3
+    page.wait_for_function("window.__preview.frames >= 1 || window.__preview.error", timeout=60_000)
+    assert page.evaluate("window.__preview.error") is None
+    page.screenshot(path=str(ARTIFACTS / "web_page_multiview.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.click("#download-3mf")
+    path = tmp_path / "tiger.3mf"
+    info.value.save_as(path)
+    vertices, _, _ = assert_printable_3mf(path, "bambu-a1")
+    assert abs(float(vertices[:, 2].max() - vertices[:, 2].min()) - 60) < 1.0
+    assert not page.console_errors, page.console_errors

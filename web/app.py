@@ -1,6 +1,7 @@
 """FastAPI application factory: `create_app(data_dir, workers)`.
 
-Routers stay thin: every decision is made by the fabricate library.
+Routers stay thin: every decision is made by the fabricate library, and its errors
+become HTTP answers here, by type (each FabricateError carries its own status).
 """
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from pathlib import Path
 from typing import Optional
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from fabricate import __version__
+from fabricate.errors import FabricateError
 from fabricate.hub import HubConfig
 from fabricate.jobs import JobRunner, JobStore, default_data_dir
+from fabricate.options import describe_default
 
 WEB_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("fabricate.web")
+#: What a field of each type must be, in words, when Pydantic cannot read it as that type.
+TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "yes or no (true or false)"}
 
 
 def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
@@ -37,7 +43,7 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
     hub_config
         Hub for sharing (default: from the environment or ~/.config/fabricate/hub.toml).
     """
-    from web.routers import api, pages
+    from web.routers import jobs, pages, photos, printers
 
     store = JobStore(data_dir or default_data_dir())
 
@@ -50,15 +56,27 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
         runner.shutdown()
 
     app = FastAPI(title="fabricate", version=__version__, lifespan=lifespan,
-                  description="Photo to watertight, coloured, print-ready 3MF. Jobs run in the background; "
+                  description="Photos to watertight, coloured, print-ready 3MF. Jobs run in the background; "
                               "follow them with GET /api/jobs/{id} or its Server-Sent Events stream.")
     app.state.store = store
     app.state.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
     app.state.hub_config = hub_config if hub_config is not None else HubConfig.load()
     app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
+    # The form macros describe an unset option the way the CLI's --help does.
+    app.state.templates.env.globals["describe_default"] = describe_default
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    app.include_router(api.router)
-    app.include_router(pages.router)
+    for router in (jobs.router, photos.router, printers.router, pages.router):
+        app.include_router(router)
+
+    @app.exception_handler(FabricateError)
+    async def library_error(request: Request, exc: FabricateError):
+        if exc.http_status >= 500:
+            log.error("%s on %s: %s", type(exc).__name__, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": validation_words(exc.errors())}, status_code=422)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception):
@@ -66,6 +84,27 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
         return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
 
     return app
+
+
+def validation_words(errors) -> str:
+    """Pydantic's complaints about a request as one plain sentence ("height_mm must be a number, got 'abc'")."""
+    lines = []
+    for error in errors:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        name = where[0] if where else "the request"
+        kind, given = error.get("type", ""), error.get("input")
+        if kind == "missing":
+            lines.append(f"{name} is required")
+        elif kind == "extra_forbidden":
+            lines.append(f"unknown field {name!r}")
+        elif kind.endswith("_parsing") or kind.endswith("_type"):
+            wanted = TYPE_WORDS.get(kind.split("_")[0],
+                                    error.get("msg", "").lower().removeprefix("input should be "))
+            got = f", got {given!r}" if isinstance(given, str) else ""
+            lines.append(f"{name} must be {wanted}{got}")
+        else:
+            lines.append(f"{name}: {error.get('msg', 'not accepted')}")
+    return "; ".join(dict.fromkeys(lines)) or "the request could not be read"
 
 
 @contextlib.contextmanager

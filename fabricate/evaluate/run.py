@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from fabricate.errors import FabricateError
-from fabricate.evaluate.metrics import sample_surface, surface_scores, volume_iou
+from fabricate.evaluate.metrics import surface_scores, volume_iou
+from fabricate.sampling import sample_surface
 from fabricate.render import orbit_camera, random_albedo, render_mesh
 from fabricate.mesh.topology import unmatched_directed_edges
 from fabricate.mesh.validate import manifold3d_check, signed_volume
@@ -63,14 +64,14 @@ def render_cases(mesh_dir=HELDOUT, views: int = 2, size: int = 384, seed: int = 
 
 def score_case(case: EvalCase, model: str, resolution: int, points: int = 20000) -> dict:
     """Reconstruct one case with ``model`` and score it in the photo frame."""
-    from fabricate.pipeline import MakeOptions, reconstruct_surface
-    from fabricate.progress import Progress
+    from fabricate.mesh.surface import reconstruct_surface
+    from fabricate.reconstruct import get_reconstructor
 
-    options = MakeOptions(printer="bambu-a1", model=model, resolution=resolution)
-    _, _, _, reconstructor = options.validate()
+    reconstructor = get_reconstructor(model)
     start = time.perf_counter()
     try:
-        surface = reconstruct_surface(case.photo_png, options, reconstructor, Progress(None), case.name + ".png")
+        surface = reconstruct_surface([case.photo_png], reconstructor, resolution=resolution,
+                                      photo_names=[case.name + ".png"])
     except FabricateError as exc:
         return {"case": case.name, "model": model, "error": str(exc), "printable": 0.0, "chamfer_l1": np.nan,
                 "f_score_1": 0.0, "f_score_2": 0.0, "volume_iou": 0.0, "normal_consistency": 0.0,
@@ -78,10 +79,14 @@ def score_case(case: EvalCase, model: str, resolution: int, points: int = 20000)
     seconds = time.perf_counter() - start
     mesh = surface.mesh
     scores = score_surface(case, mesh.vertices, mesh.faces, surface.reconstruction.photo_from_voxel, points)
+    return {"case": case.name, "model": model, "printable": float(printable(mesh)), "seconds": seconds, **scores}
+
+
+def printable(mesh) -> bool:
+    """Closed and outward by a library that did not build it, with every directed edge twinned once."""
     status, _ = manifold3d_check(mesh.vertices, mesh.faces)
-    printable = status == "NoError" and signed_volume(mesh.vertices, mesh.faces) > 0 \
+    return status == "NoError" and signed_volume(mesh.vertices, mesh.faces) > 0 \
         and not unmatched_directed_edges(mesh.faces, len(mesh.vertices)).any()
-    return {"case": case.name, "model": model, "printable": float(printable), "seconds": seconds, **scores}
 
 
 def score_surface(case: EvalCase, vertices: np.ndarray, faces: np.ndarray, photo_from_voxel: np.ndarray,

@@ -27,7 +27,6 @@ def paint_code(state: int) -> str:
     return format(state - 3, "X") + "C"
 
 
-def paint_codes(face_filament: np.ndarray) -> np.ndarray:
-    """Strings for 0-based filament indices (filament k is extruder k + 1)."""
-    table = np.array([paint_code(k + 1) for k in range(int(face_filament.max(initial=0)) + 1)], dtype=object)
-    return table[face_filament]
+def paint_code_table(face_filament: np.ndarray) -> list:
+    """The string for each 0-based filament index used in ``face_filament`` (filament k is extruder k + 1)."""
+    return [paint_code(k + 1) for k in range(int(face_filament.max(initial=0)) + 1)]

@@ -1,27 +1,23 @@
-"""Slicer-specific parts added to a 3MF that lib3mf has written.
+"""What the slicers need in a 3MF beyond the standard model.
 
-lib3mf writes the standard model (geometry, colour group, metadata). Slicers need
-more: per-triangle painting attributes that no 3MF library writes, and their own
-settings files. This module rewrites the package once: it adds the attributes to
-each `<triangle>` of the model part and stores the settings parts beside it.
+PrusaSlicer, Bambu Studio and OrcaSlicer read per-triangle painting attributes and
+their own settings parts (fabricate/export/SLICER_READERS.md cites their readers).
+:class:`SlicerParts` says, for the chosen slicers, which namespaces, metadata and
+triangle attributes the model part carries and which settings parts go beside it;
+fabricate/export/threemf.py writes them all in its one pass over the package.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from fabricate.export.painting import paint_codes
+from fabricate.export.painting import paint_code_table
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.settings import PrintSettings
 
 SLICERS = ("prusa", "bambu", "orca", "generic")
-MODEL_PART = "3D/3dmodel.model"
 SLIC3RPE_NAMESPACE = "http://schemas.slic3r.org/3mf/2017/06"
 #: Bambu Studio and OrcaSlicer load a 3MF's settings only when its Application
 #: metadata names them (see fabricate/export/SLICER_READERS.md).
@@ -72,21 +68,42 @@ class SlicerParts:
             return APPLICATION_FOR[chosen[0]]
         return None
 
-    def triangle_attributes(self) -> np.ndarray:
-        codes = paint_codes(self.face_filament)
-        parts = []
+    @property
+    def namespaces(self) -> dict:
+        """Prefix -> namespace the model part declares for these slicers' attributes."""
+        return {"slic3rpe": SLIC3RPE_NAMESPACE} if "prusa" in self.slicers else {}
+
+    @property
+    def model_metadata(self) -> dict:
+        """Model metadata these slicers look for: PrusaSlicer reads painting only with MmPaintingVersion."""
+        return {"slic3rpe:MmPaintingVersion": "1"} if "prusa" in self.slicers else {}
+
+    def triangle_attributes(self) -> tuple:
+        """The painting attributes of each filament as XML text, and each triangle's filament.
+
+        Returns
+        -------
+        table : list of str
+            For filament k, e.g. ``' slic3rpe:mmu_segmentation="8" paint_color="8"'`` ("" when no
+            chosen slicer paints).
+        face_filament : (m,) int
+            Each triangle's index into ``table``.
+        """
+        names = []
         if "prusa" in self.slicers:
-            parts.append(np.char.add(np.char.add(' slic3rpe:mmu_segmentation="', codes.astype(str)), '"'))
-        if "bambu" in self.slicers or "orca" in self.slicers:
-            parts.append(np.char.add(np.char.add(' paint_color="', codes.astype(str)), '"'))
-        if not parts:
-            return np.full(len(codes), "", dtype=object)
-        out = parts[0]
-        for extra in parts[1:]:
-            out = np.char.add(out, extra)
-        return out.astype(object)
+            names.append("slic3rpe:mmu_segmentation")
+        if self._bambu_reader:
+            names.append("paint_color")
+        table = ["".join(f' {name}="{code}"' for name in names) for code in paint_code_table(self.face_filament)]
+        return table, self.face_filament
+
+    @property
+    def _bambu_reader(self) -> bool:
+        """Bambu Studio and OrcaSlicer share one 3MF reader (bbs_3mf.cpp)."""
+        return "bambu" in self.slicers or "orca" in self.slicers
 
     def extra_files(self, object_id: int, title: str, triangle_count: int) -> dict:
+        """The settings parts, text by their name in the package."""
         from fabricate.export import bambu, prusaslicer
 
         files = {}
@@ -94,54 +111,7 @@ class SlicerParts:
             files["Metadata/Slic3r_PE.config"] = prusaslicer.slic3r_pe_config(self.settings, self.printer)
             files["Metadata/Slic3r_PE_model.config"] = prusaslicer.slic3r_pe_model_config(
                 object_id, triangle_count, title)
-        if "bambu" in self.slicers or "orca" in self.slicers:
+        if self._bambu_reader:
             files["Metadata/project_settings.config"] = bambu.project_settings(self.settings, self.printer)
             files["Metadata/model_settings.config"] = bambu.model_settings(object_id, triangle_count, title)
         return files
-
-    def add_to_package(self, path: str, object_id: int, title: str) -> None:
-        """Rewrite the 3MF at ``path`` in place with the painting attributes and settings parts."""
-        with zipfile.ZipFile(path) as source:
-            model = source.read(MODEL_PART).decode("utf-8")
-            others = [(info, source.read(info.filename)) for info in source.infolist()
-                      if info.filename != MODEL_PART]
-        model = self._paint_model(model)
-        extra = self.extra_files(object_id, title, len(self.face_filament))
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, temporary = tempfile.mkstemp(prefix=".partial-", suffix=".3mf", dir=directory)
-        os.close(fd)
-        try:
-            with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as target:
-                target.writestr(MODEL_PART, model)
-                for info, data in others:
-                    if info.filename == "[Content_Types].xml":
-                        data = _with_config_content_type(data.decode("utf-8")).encode("utf-8")
-                    target.writestr(info, data)
-                for name, text in extra.items():
-                    target.writestr(name, text)
-            shutil.move(temporary, path)
-        except BaseException:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-            raise
-
-    def _paint_model(self, model: str) -> str:
-        start = model.index("<triangles>")
-        end = model.index("</triangles>", start)
-        pieces = model[start:end].split("/>")
-        if len(pieces) - 1 != len(self.face_filament):
-            raise ValueError(f"the model part has {len(pieces) - 1} triangles, expected {len(self.face_filament)}")
-        attributes = self.triangle_attributes()
-        body = "".join(piece.rstrip() + attr + "/>" for piece, attr in zip(pieces[:-1], attributes)) + pieces[-1]
-        head = model[:start]
-        if "prusa" in self.slicers:
-            head = head.replace("<model ", f'<model xmlns:slic3rpe="{SLIC3RPE_NAMESPACE}" ', 1)
-            tag_end = head.index(">", head.index("<model ")) + 1
-            head = head[:tag_end] + '\n\t<metadata name="slic3rpe:MmPaintingVersion">1</metadata>' + head[tag_end:]
-        return head + body + model[end:]
-
-
-def _with_config_content_type(types: str) -> str:
-    if 'Extension="config"' in types:
-        return types
-    return types.replace("</Types>", '<Default Extension="config" ContentType="text/plain"/></Types>')

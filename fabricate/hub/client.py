@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError, InputError
 from fabricate.hub.package import ModelPackage
 
@@ -116,15 +117,13 @@ class ManualHubAdapter:
         package.validate()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         target = self.out_dir / f"{Path(package.model_path).stem}-{self.hub}-upload.zip"
-        partial = target.with_name(".partial-" + target.name)
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as bundle:
+        with atomic_open(target) as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as bundle:
             bundle.write(package.model_path, Path(package.model_path).name)
             if package.preview_path and Path(package.preview_path).is_file():
                 bundle.write(package.preview_path, "preview.png")
             bundle.writestr("metadata.json", json.dumps(package.metadata(), indent=2))
             bundle.writestr("README.txt", f"Upload {Path(package.model_path).name} at {MANUAL_HUBS[self.hub]} "
                                           "and tick the AI-generated disclosure.\n")
-        partial.replace(target)
         return f"{MANUAL_HUBS[self.hub]}#package={target}"
 
 

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from fabricate.errors import InputError
+from fabricate.errors import NoObject
 from fabricate.image.load import Photo
 
 #: Segmentation runs on a copy whose longest side is at most this (GrabCut is O(pixels)).
@@ -152,7 +152,7 @@ def extract_foreground(photo: Photo, margin: float = 0.04) -> Foreground:
 
     Raises
     ------
-    InputError
+    NoObject
         No object found, or the object touches every border of the photo.
     """
     if _alpha_is_meaningful(photo.alpha):
@@ -162,9 +162,9 @@ def extract_foreground(photo: Photo, margin: float = 0.04) -> Foreground:
     mask = _clean_mask(soft)
     h, w = mask.shape
     if mask.sum() < MIN_OBJECT_SHARE * h * w:
-        raise InputError(f"{photo.name}: no object found; use a photo of one object on a plain background")
+        raise NoObject(f"{photo.name}: no object found; use a photo of one object on a plain background")
     if mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any():
-        raise InputError(
+        raise NoObject(
             f"{photo.name}: the object touches every border of the photo; "
             "use a photo with background around the object"
         )

@@ -10,7 +10,7 @@ from typing import Optional, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from fabricate.errors import InputError
+from fabricate.errors import InputError, NotFound, TooLarge, TooSmall, UnsupportedFormat
 
 #: Refuse larger images: they are decompression bombs or needlessly slow.
 MAX_PIXELS = 40_000_000
@@ -68,7 +68,8 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
     Raises
     ------
     InputError
-        Not an image, truncated, over 40 megapixels or under 64 px a side.
+        UnsupportedFormat (not an image), TooLarge (over 40 megapixels), TooSmall (under
+        64 px a side), NotFound (no such file), or InputError itself (truncated).
     """
     if isinstance(source, (bytes, bytearray)):
         stream = io.BytesIO(source)
@@ -76,7 +77,7 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
     else:
         path = os.fspath(source)
         if not os.path.isfile(path):
-            raise InputError(f"photo not found: {path}")
+            raise NotFound(f"photo not found: {path}")
         stream = open(path, "rb")
         name = name or os.path.basename(path)
     with stream:
@@ -85,17 +86,17 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
                 warnings.simplefilter("ignore")
                 image = Image.open(stream)
         except UnidentifiedImageError:
-            raise InputError(f"{name} is not an image (expected JPEG, PNG or WebP)") from None
+            raise UnsupportedFormat(f"{name} is not an image (expected JPEG, PNG or WebP)") from None
         except Exception as exc:  # pillow raises many types on garbage headers
-            raise InputError(f"{name} is not a readable image ({exc})") from None
+            raise UnsupportedFormat(f"{name} is not a readable image ({exc})") from None
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise InputError(
+            raise TooLarge(
                 f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
                 f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
             )
         if min(width, height) < MIN_SIDE:
-            raise InputError(f"{name} is {width}x{height} pixels; each side must be at least {MIN_SIDE} px")
+            raise TooSmall(f"{name} is {width}x{height} pixels; each side must be at least {MIN_SIDE} px")
         try:
             image.load()
         except Exception:

@@ -7,6 +7,7 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
 
+from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError
 from fabricate.jobs.store import JobStore
 from fabricate.progress import STAGES
@@ -28,7 +29,7 @@ def overall_progress(stage: str, fraction: float) -> float:
 
 def run_job(data_dir: str, job_id: str) -> str:
     """Build one job (runs in a worker process); the outcome is written to the store."""
-    from fabricate.export.preview import render_preview
+    from fabricate.render import render_preview
     from fabricate.pipeline import MakeOptions, make_model, write_outputs
 
     store = JobStore(data_dir)
@@ -50,13 +51,13 @@ def run_job(data_dir: str, job_id: str) -> str:
             last.update(stage=stage, progress=value, time=now)
 
     try:
-        options = MakeOptions(**job.options)
-        result = make_model(folder / job.photo_file, options, progress=progress, photo_name=job.photo_name)
+        options = MakeOptions.from_flat(job.options)
+        result = make_model([folder / p["file"] for p in job.photos], options, progress=progress,
+                            photo_names=job.photo_names)
         write_outputs(result, folder / "model.3mf", also=("stl", "glb"), progress=progress)
         image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
-        partial = folder / ".partial-preview.png"
-        image.save(partial, format="PNG")
-        partial.replace(folder / "preview.png")
+        with atomic_open(folder / "preview.png") as stream:
+            image.save(stream, format="PNG")
         seconds = dict(result.seconds)
         store.finish(job_id, result.report(), seconds)
         return "succeeded"

@@ -3,6 +3,8 @@
 Worker processes and the web server share it; SQLite in WAL mode with a busy
 timeout makes that safe. Job ids are random 128-bit tokens (unguessable), and
 files inside a job folder have fixed names: uploaded names are never paths.
+A job keeps 1-8 photos (``photo-1.png``, ...); jobs stored before several photos
+were possible have one ``photo.<ext>`` and no ``photos`` column value, and still load.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
+
+from fabricate.atomic import write_bytes_atomic
 
 STATUSES = ("queued", "running", "succeeded", "failed")
 #: Files a finished job offers, by the name used in its URL.
@@ -30,6 +34,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     photo_name TEXT NOT NULL,
     photo_file TEXT NOT NULL,
+    photos TEXT,
     options TEXT NOT NULL,
     result TEXT,
     stage_seconds TEXT,
@@ -57,8 +62,20 @@ def default_data_dir() -> Path:
     return Path(base) / "fabricate"
 
 
+@dataclass(frozen=True)
+class PhotoFile:
+    """An uploaded photo to keep with a job: its bytes, the extension of its sniffed format, its display name."""
+
+    data: bytes
+    extension: str
+    name: str
+
+
 @dataclass
 class Job:
+    """One job. ``photos`` lists each photo as ``{"name": shown name, "file": file in the job folder}``;
+    ``photo_name`` and ``photo_file`` are the first (front) one's."""
+
     id: str
     status: str
     stage: Optional[str]
@@ -73,6 +90,11 @@ class Job:
     created_at: float = 0.0
     started_at: Optional[float] = None
     finished_at: Optional[float] = None
+    photos: list = field(default_factory=list)
+
+    @property
+    def photo_names(self) -> list:
+        return [p["name"] for p in self.photos]
 
     @property
     def finished(self) -> bool:
@@ -94,6 +116,9 @@ class JobStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "photos" not in columns:  # a store made before jobs had several photos
+                db.execute("ALTER TABLE jobs ADD COLUMN photos TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
@@ -103,18 +128,22 @@ class JobStore:
     def job_dir(self, job_id: str) -> Path:
         return self.data_dir / "jobs" / job_id
 
-    def create(self, photo: bytes, photo_extension: str, photo_name: str, options: dict) -> Job:
+    def create(self, photos: Sequence[PhotoFile], options: dict) -> Job:
+        """A queued job keeping ``photos`` (in order; the first is the front) and its ``options``."""
+        if not photos:
+            raise ValueError("a job needs at least one photo")
         job_id = secrets.token_urlsafe(16)
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True)
-        photo_file = "photo." + photo_extension
-        partial = folder / (".partial-" + photo_file)
-        partial.write_bytes(photo)
-        partial.replace(folder / photo_file)
+        kept = []
+        for number, photo in enumerate(photos, 1):
+            photo_file = f"photo-{number}.{photo.extension}"
+            write_bytes_atomic(folder / photo_file, photo.data)
+            kept.append({"name": photo.name, "file": photo_file})
         with self._connect() as db:
-            db.execute("INSERT INTO jobs (id, status, progress, photo_name, photo_file, options, created_at) "
-                       "VALUES (?, 'queued', 0, ?, ?, ?, ?)",
-                       (job_id, photo_name, photo_file, json.dumps(options), time.time()))
+            db.execute("INSERT INTO jobs (id, status, progress, photo_name, photo_file, photos, options, created_at) "
+                       "VALUES (?, 'queued', 0, ?, ?, ?, ?, ?)",
+                       (job_id, kept[0]["name"], kept[0]["file"], json.dumps(kept), json.dumps(options), time.time()))
         return self.get(job_id)
 
     def get(self, job_id: str) -> Optional[Job]:
@@ -215,4 +244,6 @@ class JobStore:
                    options=json.loads(row["options"]), result=json.loads(row["result"]) if row["result"] else None,
                    stage_seconds=json.loads(row["stage_seconds"]) if row["stage_seconds"] else {},
                    share_url=row["share_url"], created_at=row["created_at"], started_at=row["started_at"],
-                   finished_at=row["finished_at"])
+                   finished_at=row["finished_at"],
+                   photos=json.loads(row["photos"]) if row["photos"]
+                   else [{"name": row["photo_name"], "file": row["photo_file"]}])

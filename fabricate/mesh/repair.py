@@ -7,8 +7,9 @@ from scipy.sparse.csgraph import breadth_first_order
 from scipy.spatial import cKDTree
 
 from fabricate.errors import MeshError
+from fabricate.mesh.boundary_loops import boundary_loops
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.topology import directed_edges, edge_keys, face_components, undirected_edge_counts
+from fabricate.mesh.topology import directed_edges, edge_keys, face_components
 from fabricate.mesh.validate import signed_volume, validate_mesh
 
 #: Grid resolution of the winding-number re-mesh, the repair of last resort.
@@ -85,35 +86,13 @@ def orient_consistently(mesh: ColouredMesh) -> ColouredMesh:
 
 def fill_holes(mesh: ColouredMesh) -> ColouredMesh:
     """Close every boundary loop with a fan around its centroid."""
-    n = len(mesh.vertices)
-    edges = directed_edges(mesh.faces)
-    _, counts, inverse = undirected_edge_counts(mesh.faces, n)
-    boundary = edges[counts[inverse] == 1]
-    if len(boundary) == 0:
+    loops = boundary_loops(mesh.faces, len(mesh.vertices))
+    if not loops:
         return mesh
-    following = {}
-    for start, end in boundary:
-        following.setdefault(int(start), []).append(int(end))
     vertices, colours, faces = [mesh.vertices], [mesh.vertex_colours], [mesh.faces]
     face_colours = [] if mesh.face_colours is not None else None
-    next_index = n
-    while following:
-        start = next(iter(following))
-        loop, current = [start], start
-        while True:
-            ends = following.get(current)
-            if not ends:
-                break
-            nxt = ends.pop()
-            if not ends:
-                del following[current]
-            if nxt == start:
-                break
-            loop.append(nxt)
-            current = nxt
-        if len(loop) < 3:
-            continue
-        loop = np.array(loop)
+    next_index = len(mesh.vertices)
+    for loop in loops:
         centre = mesh.vertices[loop].mean(axis=0)
         vertices.append(centre[None])
         if mesh.vertex_colours is not None:

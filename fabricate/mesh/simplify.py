@@ -5,11 +5,13 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.manifold import as_manifold
+from fabricate.manifold import as_manifold
 from fabricate.mesh.topology import unmatched_directed_edges
 
 #: Default triangle budget of the pipeline's output.
 DEFAULT_TRIANGLE_BUDGET = 200_000
+#: Fewer triangles than this cannot keep a recognisable object.
+MIN_TRIANGLE_BUDGET = 1000
 
 
 def _edge_manifold_via_manifold3d(vertices, faces):

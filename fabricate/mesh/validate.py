@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.manifold import as_manifold
+from fabricate.manifold import as_manifold
 from fabricate.mesh.self_intersections import find_self_intersections
 from fabricate.mesh.topology import (face_components, non_manifold_vertices, undirected_edge_counts,
                                      unmatched_directed_edges)

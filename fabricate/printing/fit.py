@@ -8,11 +8,13 @@ import numpy as np
 
 from fabricate.errors import InputError
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.manifold import as_manifold
+from fabricate.manifold import as_manifold
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
 ORIENTATIONS = ("photo", "stable", "least-support")
+#: The flat-base cut takes at most this share of the model's height.
+MAX_BASE_CUT = 0.3
 
 
 @dataclass
@@ -109,8 +111,8 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
     """
     if orientation not in ORIENTATIONS:
         raise InputError(f"unknown orientation {orientation!r}; choose one of {', '.join(ORIENTATIONS)}")
-    if not 0.0 <= base_cut <= 0.3:
-        raise InputError(f"base cut must be between 0 and 0.3 of the height, got {base_cut}")
+    if not 0.0 <= base_cut <= MAX_BASE_CUT:
+        raise InputError(f"base cut must be between 0 and {MAX_BASE_CUT:g} of the height, got {base_cut}")
     if height_mm is not None and not height_mm > 0:
         raise InputError(f"height must be a positive number of millimetres, got {height_mm}")
     if orientation == "stable":

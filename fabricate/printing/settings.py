@@ -12,6 +12,17 @@ SUPPORT_MODES = ("off", "normal", "tree")
 INFILL_PATTERNS = ("gyroid", "grid", "cubic", "honeycomb", "rectilinear", "triangles", "lightning", "adaptivecubic")
 MATERIALS = ("PLA", "PETG", "ABS", "ASA", "TPU", "PLA-CF", "PETG-CF")
 
+#: Inclusive ranges of the settings a maker can override (the options schema reads them too).
+WALL_LOOPS_RANGE = (1, 20)
+SHELL_LAYERS_RANGE = (0, 100)
+INFILL_RANGE = (0.0, 100.0)
+BRIM_RANGE_MM = (0.0, 50.0)
+#: Support is for overhangs flatter than this angle above the horizontal: strictly inside (0, 90).
+SUPPORT_ANGLE_RANGE = (0.0, 90.0)
+#: The finest layer a printer can position; the coarsest is 80 % of the nozzle.
+MIN_LAYER_MM = 0.04
+MAX_LAYER_SHARE_OF_NOZZLE = 0.8
+
 #: Layer heights of the named presets for a 0.4 mm nozzle; other nozzles scale them.
 PRESETS = {
     "draft": dict(layer_height=0.28, wall_loops=2, infill_density=10.0),
@@ -90,25 +101,31 @@ def validate_settings(settings: PrintSettings, printer: PrinterProfile) -> None:
     for name in ("layer_height", "first_layer_height"):
         value = getattr(settings, name)
         label = name.replace("_", " ")
-        if value > 0.8 * nozzle + 1e-9:
-            raise InputError(f"{label} {value:g} mm is above 80 % of the {nozzle:g} mm nozzle "
-                             f"({0.8 * nozzle:.2f} mm) on the {printer.name}")
-        if value < 0.04:
-            raise InputError(f"{label} {value:g} mm is below the 0.04 mm a printer can position")
-    if not 1 <= settings.wall_loops <= 20:
-        raise InputError(f"walls must be between 1 and 20, got {settings.wall_loops}")
-    if not (0 <= settings.top_layers <= 100 and 0 <= settings.bottom_layers <= 100):
-        raise InputError("top and bottom layers must be between 0 and 100")
-    if not 0 <= settings.infill_density <= 100:
-        raise InputError(f"infill density must be between 0 and 100 %, got {settings.infill_density:g}")
+        if value > MAX_LAYER_SHARE_OF_NOZZLE * nozzle + 1e-9:
+            raise InputError(f"{label} {value:g} mm is above {100 * MAX_LAYER_SHARE_OF_NOZZLE:.0f} % of the {nozzle:g} mm "
+                             f"nozzle ({MAX_LAYER_SHARE_OF_NOZZLE * nozzle:.2f} mm) on the {printer.name}")
+        if value < MIN_LAYER_MM:
+            raise InputError(f"{label} {value:g} mm is below the {MIN_LAYER_MM:g} mm a printer can position")
+    low, high = WALL_LOOPS_RANGE
+    if not low <= settings.wall_loops <= high:
+        raise InputError(f"walls must be between {low} and {high}, got {settings.wall_loops}")
+    low, high = SHELL_LAYERS_RANGE
+    if not (low <= settings.top_layers <= high and low <= settings.bottom_layers <= high):
+        raise InputError(f"top and bottom layers must be between {low} and {high}")
+    low, high = INFILL_RANGE
+    if not low <= settings.infill_density <= high:
+        raise InputError(f"infill density must be between {low:g} and {high:g} %, got {settings.infill_density:g}")
     if settings.infill_pattern not in INFILL_PATTERNS:
         raise InputError(f"unknown infill pattern {settings.infill_pattern!r}; choose one of {', '.join(INFILL_PATTERNS)}")
     if settings.supports not in SUPPORT_MODES:
         raise InputError(f"unknown support mode {settings.supports!r}; choose one of {', '.join(SUPPORT_MODES)}")
-    if not 0 < settings.support_threshold_deg < 90:
-        raise InputError(f"support threshold must be between 0 and 90 degrees, got {settings.support_threshold_deg:g}")
-    if not 0 <= settings.brim_width_mm <= 50:
-        raise InputError(f"brim width must be between 0 and 50 mm, got {settings.brim_width_mm:g}")
+    low, high = SUPPORT_ANGLE_RANGE
+    if not low < settings.support_threshold_deg < high:
+        raise InputError(f"support threshold must be between {low:g} and {high:g} degrees, "
+                         f"got {settings.support_threshold_deg:g}")
+    low, high = BRIM_RANGE_MM
+    if not low <= settings.brim_width_mm <= high:
+        raise InputError(f"brim width must be between {low:g} and {high:g} mm, got {settings.brim_width_mm:g}")
     if not settings.filaments:
         raise InputError("at least one filament is needed")
     if len(settings.filaments) > printer.filament_slots:

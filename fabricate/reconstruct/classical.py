@@ -8,17 +8,18 @@ from the photo's shading. The solid is stored as a narrow-band sparse volume.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import cv2
 import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
-from fabricate.errors import InputError
+from fabricate.errors import BadOption, TooSmall
 from fabricate.image.foreground import Foreground
-from fabricate.reconstruct.base import RESOLUTIONS, Reconstruction, Reconstructor
+from fabricate.reconstruct.base import RESOLUTIONS, PhotoView, Reconstruction, Reconstructor
 from fabricate.reconstruct.sparse_volume import BLOCK, SparseSDF
+from fabricate.schema import check_options, option
 
 #: Empty voxels kept around the object on every side.
 MARGIN = 8
@@ -27,6 +28,25 @@ BAND = 3.0
 #: The Poisson inflation is solved at most at this resolution, then upsampled.
 POISSON_MAX_SIDE = 320
 BACK_MODES = ("mirror", "thin", "flat")
+
+
+@dataclass
+class ClassicalOptions:
+    """The options the classical model uses (refused with any other model)."""
+
+    back: str = option("mirror", choices=BACK_MODES, label="Back side",
+                       help="Back surface: mirror of the front, thinner, or flat (a relief plaque).")
+    back_ratio: float = option(0.5, minimum=0.05, maximum=1.0, label="Back depth",
+                               help="Depth of the back relative to the front, for --back thin.")
+    depth_scale: float = option(1.0, minimum=0.1, maximum=3.0, label="Depth scale",
+                                help="Inflation depth multiplier (1 = round cross-sections).")
+    relief: float = option(1.0, minimum=0.0, maximum=5.0, label="Relief",
+                           help="Relief from the photo's shading (0 = none).")
+
+
+def check_resolution(resolution: int) -> None:
+    if resolution not in RESOLUTIONS:
+        raise BadOption(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
 
 
 def poisson_height(mask: np.ndarray) -> np.ndarray:
@@ -81,19 +101,30 @@ class ClassicalReconstructor(Reconstructor):
     """
 
     name = "classical"
+    options = ClassicalOptions
+    #: Several photos carve a visual hull instead (fabricate.reconstruct.multiview).
+    max_photos = 8
+    #: They shape the side one photo cannot see, which several photos show instead.
+    single_photo_options = ("back", "back_ratio", "depth_scale", "relief")
 
-    def __init__(self, back: str = "mirror", back_ratio: float = 0.5, depth_scale: float = 1.0,
-                 relief: float = 1.0, plaque_depth: float = 0.05):
-        if back not in BACK_MODES:
-            raise InputError(f"unknown back surface {back!r}; choose one of {', '.join(BACK_MODES)}")
-        if not 0.05 <= back_ratio <= 1.0:
-            raise InputError(f"back ratio must be between 0.05 and 1, got {back_ratio}")
-        if not 0.1 <= depth_scale <= 3.0:
-            raise InputError(f"depth scale must be between 0.1 and 3, got {depth_scale}")
-        if not 0.0 <= relief <= 5.0:
-            raise InputError(f"relief must be between 0 and 5, got {relief}")
-        self.back, self.back_ratio, self.depth_scale = back, back_ratio, depth_scale
+    def __init__(self, back: str = ClassicalOptions.back, back_ratio: float = ClassicalOptions.back_ratio,
+                 depth_scale: float = ClassicalOptions.depth_scale, relief: float = ClassicalOptions.relief,
+                 plaque_depth: float = 0.05):
+        checked = ClassicalOptions(back=back, back_ratio=back_ratio, depth_scale=depth_scale, relief=relief)
+        check_options(checked)
+        self.back, self.back_ratio, self.depth_scale, relief = (checked.back, checked.back_ratio,
+                                                                checked.depth_scale, checked.relief)
         self.relief, self.plaque_depth = relief, plaque_depth
+
+    def reconstruct_views(self, views: Sequence[PhotoView], resolution: int = 256,
+                          report: Optional[Callable[[float], None]] = None) -> Reconstruction:
+        """One photo: :meth:`reconstruct`. Several: their visual hull, rounded where the photos say so."""
+        if not 2 <= len(views) <= self.max_photos:
+            return super().reconstruct_views(views, resolution, report)
+        check_resolution(resolution)
+        from fabricate.reconstruct.multiview import reconstruct_multiview
+
+        return reconstruct_multiview(views, resolution, report)
 
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
@@ -104,8 +135,7 @@ class ClassicalReconstructor(Reconstructor):
 
     def depth_layers(self, foreground: Foreground, resolution: int) -> "DepthLayers":
         """The silhouette on the grid and this model's front and back surfaces (before the volume)."""
-        if resolution not in RESOLUTIONS:
-            raise InputError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {resolution}")
+        check_resolution(resolution)
         mask, alpha, rgb, photo_from_voxel = self._fit_to_grid(foreground, resolution)
         front, back = self._surfaces(self._inflate(mask, resolution), mask, rgb, resolution)
         return DepthLayers(mask, alpha, rgb, front, back, photo_from_voxel)
@@ -132,7 +162,7 @@ class ClassicalReconstructor(Reconstructor):
         mask = alpha_xz >= 0.5
         labels, count = ndimage.label(mask)
         if count == 0:
-            raise InputError("the object is too small to reconstruct at this resolution")
+            raise TooSmall("the object is too small to reconstruct at this resolution")
         if count > 1:
             sizes = ndimage.sum_labels(mask, labels, np.arange(1, count + 1))
             mask = labels == int(np.argmax(sizes)) + 1

@@ -50,13 +50,14 @@ class NeuralReconstructor(Reconstructor):
 
     name = "neural"
 
-    def __init__(self, weights=WEIGHTS, **classical_options):
+    def __init__(self, weights=WEIGHTS):
         from fabricate.reconstruct.classical import ClassicalReconstructor
 
         if not weights_available(weights):
             raise InputError("the neural model needs torch and its weights (pip install -e '.[neural]')")
         self.weights = weights
-        self.classical = ClassicalReconstructor(**classical_options)
+        # The network was trained on the default classical guess, so it takes no classical options.
+        self.classical = ClassicalReconstructor()
         self._model = None
 
     def predict(self, foreground: Foreground):

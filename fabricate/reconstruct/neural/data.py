@@ -14,6 +14,8 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
+from fabricate.atomic import atomic_open
+
 LAYER_GRID = 128   # the 2D grid of depth layers (the classical model's grid at resolution 128)
 GRID = 64          # the sparse 3D grid (every second layer-grid column, depth centred)
 TRUNCATION = 4.0   # SDF values are clipped to +-4 voxels of the 3D grid
@@ -61,7 +63,7 @@ def procedural_shape(rng):
     if choice < 0.35:
         mesh = _primitive(rng)
     elif choice < 0.7:
-        from fabricate.mesh.manifold import as_manifold
+        from fabricate.manifold import as_manifold
         import manifold3d
 
         parts = [_primitive(rng) for _ in range(rng.integers(2, 5))]
@@ -128,7 +130,7 @@ def signed_distance_grid(vertices, faces, shape, truncation: float = TRUNCATION,
     import igl
     from scipy import ndimage
 
-    from fabricate.evaluate.metrics import sample_surface
+    from fabricate.sampling import sample_surface
 
     grid = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), -1).reshape(-1, 3).astype(np.float64)
     inside = (np.abs(igl.fast_winding_number(np.ascontiguousarray(vertices), np.ascontiguousarray(faces), grid))
@@ -284,10 +286,8 @@ def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed
             sample = make_sample(vertices, faces, rng, up_axis=up_axis)
         except Exception:  # a degenerate random shape: skip it, deterministically
             continue
-        partial = out / f".partial-{index:05d}.npz"
-        with open(partial, "wb") as handle:
+        with atomic_open(target) as handle:
             np.savez_compressed(handle, **sample)
-        partial.replace(target)
         written += 1
         if report:
             report(index + 1, len(jobs))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fabricate.atomic import atomic_open, atomic_path
 from fabricate.reconstruct.neural.model import NetConfig, ReconstructionNet, layer_loss, sdf_loss
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sparse_sdf_net.safetensors"
@@ -161,9 +162,8 @@ def export_weights(model, config: TrainConfig, path=WEIGHTS, extra: dict = None)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     metadata = {"model_config": json.dumps(asdict(model.config)), "train_config": json.dumps(asdict(config))}
     metadata.update({k: str(v) for k, v in (extra or {}).items()})
-    partial = Path(path).with_name(".partial-" + Path(path).name)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(partial), metadata=metadata)
-    partial.replace(path)
+    with atomic_path(path) as temporary:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, temporary, metadata=metadata)
 
 
 def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> dict:
@@ -223,10 +223,9 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
         bar.update(1)
         bar.set_postfix(stage=stage, loss=f"{record['train']:.3f}", valid=f"{record.get('valid', float('nan')):.3f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
-            partial = out / ".partial-checkpoint.pt"
-            torch.save({"model": model.state_dict(), "step": step, "history": history,
-                        "optimisers": {k: o.state_dict() for k, o in optimisers.items()}}, partial)
-            partial.replace(checkpoint)
+            with atomic_open(checkpoint) as stream:
+                torch.save({"model": model.state_dict(), "step": step, "history": history,
+                            "optimisers": {k: o.state_dict() for k, o in optimisers.items()}}, stream)
             plot_curves(history, out / "loss.png")
     bar.close()
     summary = {"steps": step, "samples": len(samples), "validation_samples": int(held),

@@ -1,0 +1,131 @@
+"""The job store on its own, in a temporary folder: no pipeline runs."""
+import sqlite3
+
+import pytest
+
+from fabricate.jobs.store import JobStore, PhotoFile
+
+FRONT = PhotoFile(b"front bytes", "png", "burger.png")
+SIDE = PhotoFile(b"side bytes", "jpg", "burger-side.jpg")
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JobStore(tmp_path)
+
+
+def test_a_new_job_is_queued_with_its_photos_and_options(store):
+    job = store.create([FRONT, SIDE], {"printer": "bambu-a1", "resolution": 128})
+    assert job.status == "queued" and job.progress == 0 and job.stage is None and not job.finished
+    assert job.options == {"printer": "bambu-a1", "resolution": 128}
+    assert job.photo_names == ["burger.png", "burger-side.jpg"]
+    assert (job.photo_name, job.photo_file) == ("burger.png", "photo-1.png")
+    folder = store.job_dir(job.id)
+    # Fixed file names inside the job folder, whatever the upload was called; no partial files left.
+    assert sorted(p.name for p in folder.iterdir()) == ["photo-1.png", "photo-2.jpg"]
+    assert (folder / "photo-2.jpg").read_bytes() == b"side bytes"
+    assert store.get(job.id) == job
+
+
+def test_a_job_needs_a_photo_and_unknown_ids_are_none(store):
+    with pytest.raises(ValueError):
+        store.create([], {})
+    assert store.get("no-such-job") is None
+
+
+def test_job_ids_are_distinct_and_unguessable(store):
+    ids = {store.create([FRONT], {}).id for _ in range(5)}
+    assert len(ids) == 5 and all(len(i) >= 20 for i in ids)
+
+
+def test_list_in_creation_order_and_by_status(store):
+    first, second, third = (store.create([FRONT], {"n": n}) for n in range(3))
+    assert [j.id for j in store.list()] == [first.id, second.id, third.id]
+    store.mark_running(second.id)
+    assert [j.id for j in store.list("running")] == [second.id]
+    assert [j.id for j in store.list("queued")] == [first.id, third.id]
+
+
+def test_queue_position_counts_the_jobs_ahead(store):
+    first, second, third = (store.create([FRONT], {}) for _ in range(3))
+    assert [store.queue_position(j) for j in (first, second, third)] == [1, 2, 3]
+    store.mark_running(first.id)
+    assert store.queue_position(store.get(first.id)) is None  # not waiting any more
+    assert store.queue_position(store.get(third.id)) == 3  # a running job is still ahead
+    store.finish(first.id, {}, {})
+    assert store.queue_position(store.get(third.id)) == 2
+
+
+def test_a_job_runs_once_reports_progress_and_finishes(store):
+    job = store.create([FRONT], {})
+    assert store.mark_running(job.id)
+    assert not store.mark_running(job.id)  # a second worker skips it
+    assert store.update_progress(job.id, "reconstruct", 42.04)
+    running = store.get(job.id)
+    assert (running.status, running.stage, running.progress) == ("running", "reconstruct", 42.0)
+    (store.job_dir(job.id) / "model.3mf").write_bytes(b"3mf")
+    store.finish(job.id, {"triangles": 12}, {"reconstruct": 1.5})
+    done = store.get(job.id)
+    assert (done.status, done.progress, done.result, done.stage_seconds) == \
+        ("succeeded", 100, {"triangles": 12}, {"reconstruct": 1.5})
+    assert done.finished and done.elapsed_s >= 0
+    assert [(e["status"], e["stage"], e["progress"]) for e in store.events_after(job.id, 0)] == \
+        [("running", None, 0.0), ("running", "reconstruct", 42.0), ("succeeded", "export", 100.0)]
+    last_seen = store.events_after(job.id, 0)[1]["seq"]
+    assert [e["status"] for e in store.events_after(job.id, last_seen)] == ["succeeded"]
+
+
+def test_result_files_only_of_succeeded_jobs_and_by_their_url_names(store):
+    job = store.create([FRONT], {})
+    (store.job_dir(job.id) / "model.report.json").write_text("{}")
+    assert store.result_path(job, "report.json") is None  # still queued
+    store.mark_running(job.id)
+    store.finish(job.id, {}, {})
+    job = store.get(job.id)
+    assert store.result_path(job, "report.json") == store.job_dir(job.id) / "model.report.json"
+    assert store.result_path(job, "model.stl") is None  # not written
+    assert store.result_path(job, "../jobs.sqlite3") is None  # not a result name
+
+
+def test_fail_only_from_the_given_states(store):
+    job = store.create([FRONT], {})
+    store.fail(job.id, "bad photo", only_if=("running",))
+    assert store.get(job.id).status == "queued"
+    store.fail(job.id, "bad photo")
+    failed = store.get(job.id)
+    assert (failed.status, failed.error, failed.finished) == ("failed", "bad photo", True)
+
+
+def test_delete_removes_the_row_the_events_and_the_folder(store):
+    job = store.create([FRONT], {})
+    store.mark_running(job.id)
+    assert store.delete(job.id)
+    assert store.get(job.id) is None and not store.job_dir(job.id).exists()
+    assert store.events_after(job.id, 0) == []
+    assert not store.update_progress(job.id, "reconstruct", 50)  # the worker learns it was deleted
+    assert not store.delete(job.id)
+
+
+def test_a_restart_fails_the_interrupted_jobs_and_returns_the_queued_ones(tmp_path):
+    store = JobStore(tmp_path)
+    interrupted, waiting, done = (store.create([FRONT], {}) for _ in range(3))
+    store.mark_running(interrupted.id)
+    store.mark_running(done.id)
+    store.finish(done.id, {}, {})
+    later = store.create([FRONT], {})
+    again = JobStore(tmp_path)  # the next server process
+    assert again.recover_after_restart() == [waiting.id, later.id]
+    assert again.get(interrupted.id).status == "failed" and "restart" in again.get(interrupted.id).error
+    assert again.get(done.id).status == "succeeded"
+
+
+def test_a_store_from_before_several_photos_still_loads(tmp_path):
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, stage TEXT, progress REAL NOT NULL "
+                   "DEFAULT 0, error TEXT, photo_name TEXT NOT NULL, photo_file TEXT NOT NULL, options TEXT NOT NULL, "
+                   "result TEXT, stage_seconds TEXT, share_url TEXT, created_at REAL NOT NULL, started_at REAL, "
+                   "finished_at REAL)")
+        db.execute("INSERT INTO jobs (id, status, photo_name, photo_file, options, created_at) "
+                   "VALUES ('old', 'queued', 'cup.png', 'photo.png', '{}', 1.0)")
+    job = JobStore(tmp_path).get("old")
+    assert job.photos == [{"name": "cup.png", "file": "photo.png"}] and job.photo_names == ["cup.png"]

@@ -1,0 +1,138 @@
+"""Jobs: create (photos and options), follow (JSON or Server-Sent Events), download, share, delete.
+
+Shaped like the public image-to-3D task APIs: POST a task, poll or stream its
+status, fetch the results. Every decision is the library's: options are checked by
+`MakeOptions.validate`, and its typed errors become HTTP statuses in web.app.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+
+from fabricate.hub import HubError, ModelPackage, hub_client
+from fabricate.jobs import RESULT_FILES
+from fabricate.options import MakeOptions
+from web.dependencies import ExistingJob, Runner, Store, UploadLimit
+from web.forms import JobForm, option_values
+from web.models import JobOut, ShareOut, ShareRequest
+from web.uploads import read_photo
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+MEDIA_TYPES = {"model.3mf": "model/3mf", "model.stl": "model/stl", "model.glb": "model/gltf-binary",
+               "preview.png": "image/png", "report.json": "application/json"}
+#: How often an event stream looks for new progress.
+EVENT_POLL_S = 0.2
+
+
+@router.post("", status_code=202, response_model=JobOut)
+async def create_job(form: Annotated[JobForm, Form(media_type="multipart/form-data")], store: Store,
+                     runner: Runner, limit: UploadLimit):
+    """Queue a build from 1-8 photos of one object; answers 202 with the job (follow `links.events`).
+
+    Bad options answer 422 at once; photos that cannot show one object are found while
+    building, and the job fails naming the photo that disagrees.
+    """
+    options = MakeOptions.from_flat(option_values(form))
+    options.validate(len(form.photo))  # before reading the photos: a bad choice costs no upload work
+    photos = [await read_photo(upload, limit) for upload in form.photo]
+    job = store.create(photos, options.to_dict())
+    runner.submit(job.id)
+    return JobOut.of(job, store)
+
+
+@router.get("", response_model=list[JobOut])
+def list_jobs(store: Store):
+    """All jobs, oldest first."""
+    return [JobOut.of(job, store) for job in store.list()]
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read_job(job: ExistingJob, store: Store):
+    """Status, stage, progress 0-100, error and result links of one job."""
+    return JobOut.of(job, store)
+
+
+def sse(event: str, data: dict, seq: int) -> str:
+    return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.get("/{job_id}/events")
+async def job_events(request: Request, job: ExistingJob, store: Store):
+    """Server-Sent Events: `progress` on every change, then `done` when the job has finished."""
+
+    def state_of(current) -> dict:
+        return JobOut.of(current, store).model_dump(mode="json")
+
+    async def stream():
+        # The first event is the job as it is now; then every recorded change, in order.
+        current = job
+        state = state_of(current)
+        yield sse("progress", state, 0)
+        history = await asyncio.to_thread(store.events_after, job.id, 0)
+        seq = history[-1]["seq"] if history else 0  # the snapshot above already covers them
+        position = state["queue_position"]
+        while not current.finished:
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_S)
+            events = await asyncio.to_thread(store.events_after, job.id, seq)
+            current = await asyncio.to_thread(store.get, job.id)
+            if current is None:
+                yield f"event: error\ndata: {json.dumps({'detail': 'the job was deleted'})}\n\n"
+                return
+            state = state_of(current)
+            for event in events:
+                seq = event["seq"]
+                step = {**state, "status": event["status"], "stage": event["stage"], "progress": event["progress"]}
+                yield sse("progress", step, seq)
+            if not events and state["queue_position"] != position:  # moved up the queue
+                yield sse("progress", state, seq)
+            position = state["queue_position"]
+        yield sse("done", state_of(current), seq + 1)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.get("/{job_id}/{name}")
+def job_file(job: ExistingJob, name: str, store: Store):
+    """A result file: model.3mf, model.stl, model.glb, preview.png or report.json."""
+    if name not in RESULT_FILES:
+        raise HTTPException(404, f"no file {name!r}; files: {', '.join(RESULT_FILES)}")
+    path = store.result_path(job, name)
+    if path is None:
+        raise HTTPException(409, f"the job is {job.status}; its files are ready once it has succeeded")
+    stem = re.sub(r"[^\w\-]", "_", (job.options.get("title") or job.photo_name).rsplit(".", 1)[0])[:60]
+    download = f"{stem or 'model'}.{name.split('.')[-1]}" if name != "report.json" else f"{stem}.report.json"
+    return FileResponse(path, media_type=MEDIA_TYPES[name], filename=download)
+
+
+@router.post("/{job_id}/share", response_model=ShareOut)
+async def share_job(request: Request, job: ExistingJob, body: ShareRequest, store: Store):
+    """Upload the finished 3MF with its preview and metadata to the configured hub (502 when the hub fails)."""
+    model = store.result_path(job, "model.3mf")
+    if model is None:
+        raise HTTPException(409, f"the job is {job.status}; share it once it has succeeded")
+    package = ModelPackage(title=body.title or job.options.get("title") or job.photo_name.rsplit(".", 1)[0],
+                           model_path=model, preview_path=store.result_path(job, "preview.png"),
+                           description=body.description, licence=body.licence, tags=body.tags,
+                           printer=job.options.get("printer"), source_photo=job.photo_name)
+    client = hub_client(body.hub, out_dir=store.job_dir(job.id), config=request.app.state.hub_config)
+    try:
+        url = await asyncio.to_thread(client.upload, package)
+    except HubError as exc:  # the hub's failure, not ours: a bad gateway
+        raise HTTPException(502, str(exc)) from None
+    store.set_share_url(job.id, url)
+    return ShareOut(share_url=url, job=JobOut.of(store.get(job.id), store))
+
+
+@router.delete("/{job_id}", status_code=204)
+def delete_job(job: ExistingJob, store: Store):
+    """Remove a job and its files (a running build stops at its next progress step)."""
+    store.delete(job.id)
+    return Response(status_code=204)
