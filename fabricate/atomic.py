@@ -12,20 +12,54 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 
 #: Start of every temporary name (hidden on Unix; tests look for leftovers by it).
 TEMPORARY_PREFIX = ".partial-"
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def remove_stale_temporaries(path) -> list:
+    """Delete the temporary files of ``path`` left by writers that were killed (their pid is gone).
+
+    Each temporary name carries its writer's pid, so a live writer's file is never touched.
+    Returns the names removed.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    stem, extension = os.path.splitext(name)
+    pattern = re.compile(re.escape(f"{TEMPORARY_PREFIX}{stem}-") + r"(\d+)-[0-9a-f]{16}" + re.escape(extension) + "$")
+    removed = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+        for entry in os.scandir(directory):
+            match = pattern.match(entry.name)
+            if match and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return removed
+
+
 def _create_temporary(path) -> str:
     """Create an empty, uniquely named file beside ``path`` and return its name."""
     directory, name = os.path.split(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
+    remove_stale_temporaries(path)
     stem, extension = os.path.splitext(name)
     while True:
-        # The extension stays last: tools that write by name pick the format from it.
-        temporary = os.path.join(directory, f"{TEMPORARY_PREFIX}{stem}-{secrets.token_hex(8)}{extension}")
+        # The extension stays last: tools that write by name pick the format from it; the pid lets a
+        # later writer of the same path remove what a killed one left.
+        temporary = os.path.join(directory,
+                                 f"{TEMPORARY_PREFIX}{stem}-{os.getpid()}-{secrets.token_hex(8)}{extension}")
         try:
             # O_EXCL: never reuse a name another writer holds. Mode 0o666: the kernel applies the
             # umask itself, with no process-wide os.umask() juggling that would race other threads.

@@ -120,10 +120,11 @@ def make(photos, output, slice_gcode, also, quiet, **choices):
     bars = StageBars(enabled=not quiet and sys.stderr.isatty() or os.environ.get("FABRICATE_PROGRESS") == "1")
 
     def body():
-        from fabricate.pipeline import MakeOptions, make_model, write_outputs
+        from fabricate.pipeline import MakeOptions, check_outputs, make_model, output_paths, write_outputs
 
         options = MakeOptions.from_flat(choices)
         printer = options.printer
+        check_outputs(output_paths(output, also, slice_gcode=slice_gcode), photos)
         try:
             result = make_model(list(photos), options, progress=bars)
             written = write_outputs(result, output, also=also, progress=bars, slice_gcode=slice_gcode)
@@ -180,18 +181,30 @@ def printers(as_json):
 
 @main.command()
 @click.argument("mesh_file", type=click.Path(dir_okay=False))
-@click.option("--repair", is_flag=True, help="Repair the mesh and write the result.")
+@click.option("--repair", is_flag=True, help="Repair every object that is not printable and write the result.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Where --repair writes [default: NAME.repaired.EXT].")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def check(mesh_file, repair, output, as_json):
-    """Print the validation report of a 3MF, STL or GLB file (exit 2 if it is not printable)."""
-    from fabricate.export import load_mesh_file, write_mesh
-    from fabricate.mesh import repair_mesh, validate_mesh
-
+              help="Where --repair writes [default: NAME.repaired.EXT, or NAME.repaired.3mf if EXT cannot be written].")
+@click.option("--printer", default=None, help="Also check that every object lies in this printer's build volume.")
+@click.option("--strict", is_flag=True,
+              help="Refuse also the departures from the 3MF specification that change nothing printed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON, one entry per object.")
+def check(mesh_file, repair, output, printer, strict, as_json):
+    """Judge each object of a 3MF, STL, OBJ, PLY, OFF or GLB file on its own, then the plate (exit 2 if not printable)."""
     def body():
-        mesh = load_mesh_file(mesh_file)
-        report = validate_mesh(mesh)
+        from fabricate.errors import MeshError, NotPrintable
+        from fabricate.export.formats import WRITABLE, load_plate_file, repaired_path, write_plate
+        from fabricate.export.plate import nearest_face_colours
+        from fabricate.mesh import repair_mesh
+        from fabricate.mesh.validate import validate_plate
+        from fabricate.printing import get_printer
+        from fabricate.printing.fit import BuildVolume
+
+        profile = BuildVolume(get_printer(printer)) if printer else None
+        target = output or repaired_path(mesh_file)
+        if repair and os.path.splitext(target)[1].lower() not in WRITABLE:  # before any work
+            raise InputError(f"cannot write {target}: --output must end in {', '.join(WRITABLE)}")
+        plate = load_plate_file(mesh_file, strict=strict)
+        report = validate_plate(plate.objects, profile, plate.notes)
         _print_report(mesh_file, report, as_json)
         if not repair:
             if not report.ok:
@@ -200,33 +213,53 @@ def check(mesh_file, repair, output, as_json):
         if report.ok:
             click.echo("nothing to repair")
             return
-        repaired, actions = repair_mesh(mesh)
-        for action in actions:
-            click.echo("repaired: " + action)
-        after = validate_mesh(repaired)
-        target = output or "{0}.repaired{1}".format(*os.path.splitext(mesh_file))
-        write_mesh(target, repaired)
-        _print_report(target, after, as_json)
-        click.echo(f"wrote {target}")
+        failing = {id(part) for obj, judged in zip(plate.objects, report.objects)
+                   for part, part_report in zip(obj.parts, judged.parts) if not part_report.ok}
+
+        def fix(obj, part):
+            if id(part) not in failing:
+                return None
+            label = obj.name if len(obj.parts) == 1 else f"{obj.name} / {part.name}"
+            try:
+                repaired, actions = repair_mesh(part.mesh)
+            except MeshError as exc:
+                raise NotPrintable(f'"{label}": {exc}') from None
+            for action in actions:
+                click.echo(f"repaired {label}: {action}" if len(plate.objects) > 1 else f"repaired: {action}")
+            return nearest_face_colours(part.mesh, repaired)
+
+        repaired = plate.with_meshes(fix)
+        for obj in plate.objects:
+            for part in obj.parts:
+                if not part.checked:
+                    click.echo(f'left out "{obj.name} / {part.name}": {part.not_checked or "no mesh"}')
+        write_plate(target, repaired)
+        _print_report(target, validate_plate(repaired.objects, profile), as_json)
+        merged = len(plate.objects) > 1 and not target.lower().endswith(".3mf")
+        click.echo(f"wrote {target}" + (f" (its {len(plate.objects)} objects as one mesh)" if merged else ""))
 
     _run(body)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Jobs and their files [default: ~/.local/share/fabricate].")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 16), help="Builds at the same time.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Builds at the same time (1-16).")
 @click.option("--max-upload-mb", default=25.0, show_default=True, type=float, help="Largest photo accepted.")
-def serve(host, port, data_dir, workers, max_upload_mb):
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also answer requests for this host name (repeat for more); loopback names and --host always.")
+def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts):
     """Start the local web app (open http://HOST:PORT in a browser)."""
     def body():
         import uvicorn
 
         from web.app import create_app
 
-        app = create_app(data_dir=data_dir, workers=workers, max_upload_mb=max_upload_mb)
+        # Every server option is checked (finite, in range) before anything starts: exit 2, one line.
+        app = create_app(data_dir=data_dir, workers=workers, max_upload_mb=max_upload_mb,
+                         allowed_hosts=(host, *allow_hosts))
         click.echo(f"fabricate {__version__}: open http://{host}:{port}/ (API docs at /docs)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -273,10 +306,13 @@ def share(model_file, title, description, licence, tags, preview, hub):
 @click.option("--views", "view_counts", default=None,
               help="Several photos instead: the view counts to score, e.g. 1,2,3,4,8 (front, left, back, right, "
                    "then the diagonals), with the plain visual hull as baseline.")
+@click.option("--colour", "colour", is_flag=True,
+              help="Score colour instead: CIEDE2000 against the true albedo under strong lights, with and "
+                   "without delighting.")
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of views, lights and colours.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every score here.")
-def evaluate_command(models, meshes, samples, view_counts, resolution, seed, json_path):
+def evaluate_command(models, meshes, samples, view_counts, colour, resolution, seed, json_path):
     """Score every model against held-out ground truth and print one table."""
     def body():
         from pathlib import Path
@@ -289,7 +325,12 @@ def evaluate_command(models, meshes, samples, view_counts, resolution, seed, jso
         if not Path(folder).is_dir() or not list(Path(folder).glob("*.obj")):
             raise InputError(f"no .obj meshes in {folder}")
         say = lambda what: click.echo(f"  {what}", err=True)  # noqa: E731
-        if view_counts:
+        if colour:
+            from fabricate.evaluate.colour import colour_table, evaluate_colour
+
+            rows = evaluate_colour(chosen, folder, samples, int(resolution), seed, progress=say)
+            click.echo(colour_table(rows))
+        elif view_counts:
             from fabricate.evaluate.multiview import evaluate_views, views_table
 
             try:
@@ -344,7 +385,8 @@ def _print_report(name, report, as_json: bool) -> None:
 
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
-    click.echo(f"{name}: {'printable' if report.ok else 'NOT printable'}")
+    count = len(report.objects)
+    click.echo(f"{name}: {report.status}" + (f" ({count} objects)" if report.single is None and count > 1 else ""))
     for line in report.summary_lines():
         click.echo("  " + line)
 

@@ -16,10 +16,10 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from fabricate import __version__
-from fabricate.color import colour_surface
+from fabricate.color.views import colour_from_views, single_photo_view
 from fabricate.color.lab import to_hex
 from fabricate.color.palette import FilamentAssignment, assign_filaments
-from fabricate.errors import MeshError
+from fabricate.errors import BadOption, MeshError
 from fabricate.export import write_mesh
 from fabricate.atomic import atomic_path, write_bytes_atomic
 from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, validate_mesh
@@ -31,7 +31,7 @@ from fabricate.printing.analysis import PrintAnalysis, analyse_print
 from fabricate.printing.settings import Filament, PrintSettings
 from fabricate.progress import Progress, ProgressCallback
 
-__all__ = ["MakeOptions", "MakeResult", "make_model", "write_outputs"]
+__all__ = ["MakeOptions", "MakeResult", "make_model", "write_outputs", "output_paths", "check_outputs"]
 
 
 @dataclass
@@ -134,12 +134,9 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
 
     start = time.perf_counter()
     with report.stage("color"):
-        if getattr(reconstruction, "view_projections", None):
-            from fabricate.color.views import colour_from_views
-
-            mesh = colour_from_views(mesh, reconstruction.view_projections)
-        else:
-            mesh = colour_surface(mesh, reconstruction.vertex_colours)
+        # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
+        views = getattr(reconstruction, "view_projections", None) or [single_photo_view(reconstruction)]
+        mesh = colour_from_views(mesh, views, delight=options.delight == "auto")
     seconds["color"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -192,29 +189,69 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     report = Progress(progress)
     written = []
     start = time.perf_counter()
-    base = os.path.splitext(os.fspath(path))[0]
+    paths = output_paths(path, also, report_json, slice_gcode)
     with report.stage("export") as stage:
         # Each format keeps the details it can hold (3MF all of them, STL and GLB none).
         details = {"title": result.title, "source": result.source_name, "slicer_parts": result.slicer_parts()}
-        write_mesh(path, result.mesh, **details)
-        written.append(os.fspath(path))
-        for extension in also:
-            extra = f"{base}.{extension.lstrip('.')}"
-            if os.path.abspath(extra) == os.path.abspath(path):
-                continue
-            write_mesh(extra, result.mesh, **details)
-            written.append(extra)
+        for model_path in paths.models:
+            write_mesh(model_path, result.mesh, **details)
+            written.append(model_path)
         stage.report(0.8)
         result.seconds["write"] = time.perf_counter() - start
-        if slice_gcode and os.fspath(path).lower().endswith(".3mf"):
+        if paths.gcode is not None:
             from fabricate.export.slice import find_prusaslicer, slice_3mf
 
             if find_prusaslicer() is not None:
-                with atomic_path(base + ".gcode") as temporary:
-                    result.slice_report = slice_3mf(path, temporary)
-                result.slice_report.gcode = base + ".gcode"
-                written.append(base + ".gcode")
-        if report_json:
-            write_bytes_atomic(base + ".report.json", json.dumps(result.report(), indent=2).encode())
-            written.append(base + ".report.json")
+                with atomic_path(paths.gcode) as temporary:
+                    result.slice_report = slice_3mf(paths.models[0], temporary)
+                result.slice_report.gcode = paths.gcode
+                written.append(paths.gcode)
+        if paths.report is not None:
+            write_bytes_atomic(paths.report, json.dumps(result.report(), indent=2).encode())
+            written.append(paths.report)
     return written
+
+
+@dataclass
+class OutputPaths:
+    """Every file a job writes: the model (and its other formats), the G-code, the report."""
+
+    models: list
+    gcode: Optional[str]
+    report: Optional[str]
+
+    def all(self) -> list:
+        return self.models + [p for p in (self.gcode, self.report) if p is not None]
+
+
+def output_paths(path, also: Sequence[str] = (), report_json: bool = True, slice_gcode: bool = False) -> OutputPaths:
+    """Where :func:`write_outputs` writes, decided in one place (and checked before any work)."""
+    path = os.fspath(path)
+    base = os.path.splitext(path)[0]
+    models = [path] + [extra for extra in (f"{base}.{e.lstrip('.')}" for e in also)
+                       if os.path.abspath(extra) != os.path.abspath(path)]
+    gcode = base + ".gcode" if slice_gcode and path.lower().endswith(".3mf") else None
+    return OutputPaths(list(dict.fromkeys(models)), gcode, base + ".report.json" if report_json else None)
+
+
+def check_outputs(paths: OutputPaths, inputs: Sequence = ()) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or cannot be written.
+
+    Raises BadOption naming the file: an output that is an input (the same file, also
+    through links), a folder, or a place whose folder is a file or not writable.
+    """
+    sources = [os.path.realpath(os.fspath(p)) for p in inputs if isinstance(p, (str, os.PathLike))]
+    for path in paths.all():
+        real = os.path.realpath(path)
+        if real in sources or any(os.path.exists(real) and os.path.samefile(real, s) for s in sources
+                                  if os.path.exists(s)):
+            raise BadOption(f"{path} is one of the input photos; choose another output name")
+        if os.path.isdir(real):
+            raise BadOption(f"{path} is a folder; give a file name")
+        folder = os.path.dirname(real)
+        while not os.path.exists(folder):  # missing folders are created: judge the first that exists
+            folder = os.path.dirname(folder)
+        if not os.path.isdir(folder):
+            raise BadOption(f"cannot write {path}: {folder} is a file, not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise BadOption(f"cannot write {path}: the folder {folder} is not writable")

@@ -66,7 +66,8 @@ class Render:
 
 
 def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_albedo: np.ndarray,
-                light: np.ndarray, background=(255, 255, 255), ambient: float = 0.35) -> Render:
+                light: np.ndarray, background=(255, 255, 255), ambient: float = 0.35, specular: float = 0.0,
+                shininess: float = 40.0) -> Render:
     """Ray-cast one image.
 
     Parameters
@@ -75,6 +76,10 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
         Colour of each triangle.
     light : (3,) float
         Direction towards the light (world space).
+    specular : float
+        Strength of a white Blinn-Phong highlight (0, the default, renders none).
+    shininess : float
+        Its exponent: higher is a smaller, sharper highlight.
     """
     import trimesh
 
@@ -98,6 +103,11 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     rgb = np.empty((h * w, 3))
     rgb[:] = background
     rgb[ray] = face_albedo[tri, :3] * shade[:, None]
+    if specular > 0:  # light reflected off the surface: white, and only where the light reaches
+        halfway = light - camera.forward
+        halfway /= np.linalg.norm(halfway)
+        lit = (n @ light) > 0
+        rgb[ray] += 255.0 * specular * np.where(lit, np.clip(n @ halfway, 0, 1) ** shininess, 0.0)[:, None]
     mask = np.zeros(h * w, bool)
     mask[ray] = True
     return Render(np.clip(rgb, 0, 255).astype(np.uint8).reshape(h, w, 3), mask.reshape(h, w),

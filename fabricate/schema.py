@@ -115,8 +115,17 @@ def _base_type(hint) -> tuple:
     return hint, False
 
 
+def _is_control(character: str) -> bool:
+    return ord(character) < 32 or 127 <= ord(character) < 160
+
+
 def has_control_characters(text: str) -> bool:
-    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+    return any(map(_is_control, text))
+
+
+def without_control_characters(text: str) -> str:
+    """``text`` with control characters (invalid in XML and slicer configs) replaced by spaces."""
+    return " ".join("".join(" " if _is_control(c) else c for c in text).split())
 
 
 def check_value(field: OptionField, value: Any) -> Any:

@@ -115,3 +115,20 @@ def test_atomic_is_at_the_bottom_of_the_tree():
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert not [name for name in imported if name == "fabricate" or name.startswith("fabricate.")]
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "model.3mf"
+    # A writer killed mid-write: its temporary stays, named with its (now dead) pid.
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(child.stdout)
+    stale = tmp_path / f".partial-model-{dead}-{'0' * 16}.3mf"
+    stale.write_bytes(b"half")
+    alive = tmp_path / f".partial-model-{os.getpid()}-{'1' * 16}.3mf"  # a live writer's: kept
+    alive.write_bytes(b"in progress")
+    write_bytes_atomic(target, b"done")
+    assert target.read_bytes() == b"done"
+    assert not stale.exists() and alive.exists()

@@ -125,3 +125,33 @@ def test_triangle_using_a_vertex_twice_is_refused(tmp_path):
     with pytest.raises(ValueError):
         write_3mf(tmp_path / "x.3mf", mesh.copy(faces=faces))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plate_of_objects_and_parts_is_valid_for_lib3mf_and_reads_back_merged(tmp_path):
+    """The plate path of the writer (several objects, one of two parts) as an independent reader sees it."""
+    import lib3mf
+
+    from fabricate.export.plate import Plate, PlateObject, PlatePart
+    from fabricate.export.threemf import export_plate_3mf
+
+    ball = coloured_sphere()
+    box = trimesh.creation.box((10, 10, 10))
+    plate = Plate([PlateObject("Ball", [PlatePart("Ball", ball)]),
+                   PlateObject("Tower", [PlatePart("Base", ColouredMesh(box.vertices + [120, 0, 5], box.faces)),
+                                         PlatePart("Top", ColouredMesh(box.vertices + [120, 0, 15], box.faces))])])
+    path = tmp_path / "plate.3mf"
+    with open(path, "wb") as stream:
+        export_plate_3mf(plate, stream, title="Two")
+    model = lib3mf.get_wrapper().CreateModel()
+    model.QueryReader("3mf").ReadFromFile(str(path))
+    items, names = model.GetBuildItems(), []
+    while items.MoveNext():
+        names.append(items.GetCurrent().GetObjectResource().GetName())
+    assert names == ["Ball", "Tower"]
+    meshes = model.GetMeshObjects()
+    count = 0
+    while meshes.MoveNext():
+        count += 1
+    assert count == 3  # Ball, Base, Top; Tower is their components object
+    merged = read_3mf(path)
+    assert len(merged.faces) == len(ball.faces) + 24 and merged.metadata["Title"] == "Two"

@@ -1,21 +1,21 @@
 """The hub client against a local HTTP server started by the test (no real hub is reachable)."""
 import email.parser
 import email.policy
+import io
 import json
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from fabricate.hub import HttpHubClient, HubConfig, HubError, ManualHubAdapter, ModelPackage
+from fabricate.hub import MANUAL_HUBS, HttpHubClient, HubConfig, HubError, ManualHubAdapter, ModelPackage
 from fabricate.errors import InputError
 
 from conftest import SAMPLES, live_server, run_cli, wait_for_job
 
-# Slow: every test shares a model made by the whole pipeline.
-pytestmark = pytest.mark.slow
 
 TOKEN = "secret-token-123"
 
@@ -76,6 +76,7 @@ def model(tmp_path):
     return path, preview
 
 
+@pytest.mark.slow  # builds a model
 def test_upload_retries_503_then_succeeds(model):
     hub = FakeHub(failures=2)
     path, preview = model
@@ -97,6 +98,7 @@ def test_upload_retries_503_then_succeeds(model):
     assert path.exists()
 
 
+@pytest.mark.slow  # builds a model
 def test_refusal_and_exhausted_retries(model):
     path, preview = model
     package = ModelPackage(title="Burger", model_path=path, preview_path=preview)
@@ -111,6 +113,7 @@ def test_refusal_and_exhausted_retries(model):
     assert path.exists()
 
 
+@pytest.mark.slow  # builds a model
 def test_package_validation(model):
     path, _ = model
     with pytest.raises(InputError, match="licence"):
@@ -119,6 +122,7 @@ def test_package_validation(model):
         ModelPackage(title=" ", model_path=path).validate()
 
 
+@pytest.mark.slow  # builds a model
 def test_manual_adapter_prepares_a_zip(model, tmp_path):
     path, preview = model
     url = ManualHubAdapter("printables", tmp_path / "out").upload(
@@ -128,6 +132,7 @@ def test_manual_adapter_prepares_a_zip(model, tmp_path):
     assert {"model.3mf", "preview.png", "metadata.json", "README.txt"} <= set(bundle.namelist())
 
 
+@pytest.mark.slow  # builds a model
 def test_cli_share(model, monkeypatch):
     hub = FakeHub(failures=1)
     path, _ = model
@@ -139,6 +144,7 @@ def test_cli_share(model, monkeypatch):
     assert "https://hub.example/models/42" in result.stdout
 
 
+@pytest.mark.slow  # builds a model in a worker
 def test_share_from_the_web_app(tmp_path):
     hub = FakeHub(failures=2)
     config = HubConfig(hub.url, TOKEN, backoff_s=0.01)
@@ -153,3 +159,65 @@ def test_share_from_the_web_app(tmp_path):
         assert shared.json()["share_url"] == "https://hub.example/models/42"
         assert client.get(f"{base}/api/jobs/{job['id']}").json()["share_url"] == "https://hub.example/models/42"
         assert json.loads(hub.parts()["metadata"].get_content())["source_photo"] == "p.png"
+
+
+def test_an_unsupported_hub_url_or_setting_is_refused_at_once_never_retried(tmp_path, monkeypatch):
+    for url in ("ftp://hub.example", "file:///etc", "hub.example", "https://"):
+        with pytest.raises(InputError, match="not an http:// or https:// address"):
+            HubConfig(url, TOKEN)
+    with pytest.raises(InputError, match="timeout_s"):
+        HubConfig("https://hub.example", TOKEN, timeout_s=float("nan"))
+    with pytest.raises(InputError, match="attempts"):
+        HubConfig("https://hub.example", TOKEN, attempts=0)
+    settings = tmp_path / "hub.toml"
+    settings.write_text('base_url = "https://hub.example"\ntoken = "t"\nattempts = "many"\n')
+    with pytest.raises(InputError, match="not a number"):
+        HubConfig.load(environ={}, path=settings)
+    # From the command line: exit 2 with one line, at once.
+    model, preview = tmp_path / "m.3mf", tmp_path / "m.png"
+    model.write_bytes(b"3mf")
+    preview.write_bytes(b"png")
+    monkeypatch.setenv("FABRICATE_HUB_URL", "ftp://hub.example")
+    monkeypatch.setenv("FABRICATE_HUB_TOKEN", TOKEN)
+    started = time.perf_counter()
+    result = run_cli("share", model, "--title", "T", "--preview", preview)
+    assert result.returncode == 2 and "ftp://hub.example" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and time.perf_counter() - started < 20
+
+
+def succeeded_job(data_dir):
+    """A job the store records as built, with stand-in files (no pipeline runs)."""
+    from fabricate.jobs import JobStore
+    from fabricate.jobs.store import PhotoFile
+
+    store = JobStore(data_dir)
+    job = store.create([PhotoFile(SAMPLES[0].read_bytes(), "png", "burger.png")], {"printer": "bambu-a1"})
+    store.mark_running(job.id)
+    folder = store.job_dir(job.id)
+    (folder / "model.3mf").write_bytes(b"stand-in 3mf")
+    (folder / "preview.png").write_bytes(SAMPLES[0].read_bytes())
+    store.finish(job.id, {}, {})
+    return job.id
+
+
+@pytest.mark.parametrize("hub", sorted(MANUAL_HUBS))
+def test_sharing_to_a_hub_without_an_api_never_reveals_the_servers_folders(tmp_path, hub):
+    data = tmp_path / "data"
+    job_id = succeeded_job(data)
+    with live_server(data) as base, httpx.Client(timeout=60) as client:
+        shared = client.post(f"{base}/api/jobs/{job_id}/share", json={"title": "Burger", "hub": hub})
+        assert shared.status_code == 200, shared.text
+        body = shared.json()
+        assert body["share_url"].startswith(MANUAL_HUBS[hub])
+        assert str(tmp_path) not in shared.text and "/jobs/" + job_id + "/" not in body["share_url"]
+        package = client.get(base + body["package_url"])
+        assert package.status_code == 200 and package.headers["content-type"] == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(package.content)).namelist()
+        assert {"model.3mf", "preview.png", "metadata.json", "README.txt"} <= set(names)
+        assert client.get(f"{base}/api/jobs/{job_id}/share/generic.zip").status_code == 404
+    # The command line names the zip it wrote beside the model, without the folder either.
+    model = tmp_path / "model.3mf"
+    model.write_bytes(b"stand-in 3mf")
+    url = ManualHubAdapter(hub, tmp_path).upload(ModelPackage(title="Burger", model_path=model))
+    assert url == f"{MANUAL_HUBS[hub]}#package=model-{hub}-upload.zip"
+    assert (tmp_path / f"model-{hub}-upload.zip").is_file()

@@ -129,3 +129,39 @@ def test_a_store_from_before_several_photos_still_loads(tmp_path):
                    "VALUES ('old', 'queued', 'cup.png', 'photo.png', '{}', 1.0)")
     job = JobStore(tmp_path).get("old")
     assert job.photos == [{"name": "cup.png", "file": "photo.png"}] and job.photo_names == ["cup.png"]
+
+
+def test_non_finite_numbers_are_never_written_and_a_refused_job_leaves_no_folder(store, tmp_path):
+    with pytest.raises(ValueError, match="layer_height is not a finite number"):
+        store.create([FRONT], {"printer": "bambu-a1", "layer_height": float("nan")})
+    assert store.list() == [] and not any((tmp_path / "jobs").iterdir())
+    job = store.create([FRONT], {})
+    store.mark_running(job.id)
+    with pytest.raises(ValueError, match="fit.height_mm is not a finite number"):
+        store.finish(job.id, {"fit": {"height_mm": float("inf")}}, {})
+    assert store.get(job.id).status == "running"
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("options", '{"layer_height": NaN}', "options: it holds NaN"),
+    ("options", "[1, 2]", "options is not a dict"),
+    ("result", '{"fit": ', "result is not JSON"),
+    ("result", '{"volume": -Infinity}', "result: it holds -Infinity"),
+    ("stage_seconds", "Infinity", "stage_seconds: it holds Infinity"),
+    ("photos", '[{"name": "x"}]', "photos does not list"),
+    ("progress", float("inf"), "progress is not a finite number"),
+    ("status", "exploded", "unknown status 'exploded'"),
+])
+def test_a_damaged_row_loads_as_a_failed_job_saying_why(store, column, value, reason):
+    damaged, good = store.create([FRONT], {}), store.create([SIDE], {})
+    with sqlite3.connect(store.db_path) as db:
+        db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (value, damaged.id))
+    job = store.get(damaged.id)
+    assert job.status == "failed" and job.finished and reason in job.error and "damaged" in job.error
+    assert job.options == {} and job.result is None and store.result_path(job, "model.3mf") is None
+    assert [j.id for j in store.list()] == [damaged.id, good.id]
+    if column != "status":
+        assert store.recover_after_restart() == [good.id]  # never run again; the row now says why
+        with sqlite3.connect(store.db_path) as db:
+            status, error = db.execute("SELECT status, error FROM jobs WHERE id = ?", (damaged.id,)).fetchone()
+        assert status == "failed" and reason in error

@@ -16,7 +16,8 @@ from fabricate.errors import BadOption, InconsistentViews
 from fabricate.image import extract_foreground, load_photo
 from fabricate.reconstruct.base import PhotoView
 from fabricate.reconstruct.classical import ClassicalReconstructor
-from fabricate.reconstruct.multiview import reconstruct_multiview
+from fabricate.reconstruct.multiview import (DEFAULT_ROUNDING, reconstruct_multiview, rounding_strength,
+                                            widest_view_gap)
 from fabricate.reconstruct.views_align import parse_views
 from fabricate.render import orbit_camera, render_mesh
 
@@ -163,6 +164,38 @@ def test_photo_from_voxel_maps_the_model_into_the_first_photo(box_views, box_mod
 
     near = ndimage.binary_dilation(first.mask, iterations=3)
     assert near[row, col].mean() > 0.99
+
+
+def test_rounding_fades_where_the_views_carve_the_corners_themselves():
+    """Full rounding at right angles (2-4 views), much less with the diagonals (8 views), none for the hull."""
+    four, eight = (0, 90, 180, 270), (0, 90, 180, 270, 45, 135, 225, 315)
+    assert widest_view_gap(four) == 90 and widest_view_gap(eight) == 45
+    assert widest_view_gap((0, 90)) == widest_view_gap((0, 90, 180)) == 90  # opposite views carve one outline
+    assert widest_view_gap((0, 180)) == 180
+    assert rounding_strength((0, 90)) == rounding_strength((0, 90, 180)) == rounding_strength(four) == DEFAULT_ROUNDING
+    assert rounding_strength(eight) == pytest.approx(0.2 * DEFAULT_ROUNDING, abs=0.01)
+    turntable = rounding_strength((0, 120, 240))  # 60-degree gaps: a hexagonal hull
+    assert rounding_strength(eight) < turntable < DEFAULT_ROUNDING
+    assert rounding_strength(four, 0.0) == 0.0
+    # Same views in any order, any labels modulo a turn.
+    assert rounding_strength((315, 45, 0, 270, 90, 225, 135, 180)) == rounding_strength(eight)
+    assert rounding_strength((360 - 1e-9, 90)) == pytest.approx(rounding_strength((0, 90)))
+
+
+def test_rounded_surface_is_closed_without_repair():
+    """The rounded SDF stays about 1-Lipschitz, so block culling misses no surface and marching
+    cubes gives a closed mesh (these photos once left 316 open edges at chunk seams)."""
+    from fabricate.mesh.coloured_mesh import ColouredMesh
+    from fabricate.mesh.validate import validate_mesh
+
+    vertices, faces = box_with_cylinder()
+    rng = np.random.default_rng(2)
+    views = [handheld_view(vertices, faces, a, rng, f"{a:g}.png") for a in AZIMUTHS]
+    surface, triangles = reconstruct_multiview(views, 256).volume.extract_surface()
+    edges = np.sort(np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
+    _, uses = np.unique(edges, axis=0, return_counts=True)
+    assert np.all(uses == 2)
+    assert validate_mesh(ColouredMesh(surface, triangles), check_self_intersections=False).ok
 
 
 # --- colour from every side ---------------------------------------------------------

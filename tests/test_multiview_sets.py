@@ -48,7 +48,8 @@ def photo_sets(tmp_path) -> dict:
     for photo, azimuth in zip(rendered.photos, rendered.azimuths):
         paths.append(tmp_path / f"cheburashka_{azimuth:g}.png")
         paths[-1].write_bytes(photo)
-    sets["cheburashka (rendered)"] = (paths, "front,left,back,right")
+    # The mesh's face looks towards the render at 270 degrees: that photo is its front, the others follow.
+    sets["cheburashka (rendered)"] = (paths[3:] + paths[:3], "front,left,back,right")
     return sets
 
 
@@ -64,10 +65,10 @@ def tile(image: Image.Image) -> Image.Image:
 def test_photo_sets_make_valid_colour_3mf(tmp_path, artifacts):
     rows = []
     for name, (paths, views) in photo_sets(tmp_path).items():
-        result = make_model(paths, MakeOptions(printer=PRINTER, resolution=128, views=views, colors=4))
+        result = make_model(paths, MakeOptions(printer=PRINTER, resolution=256, views=views, colors=1))
         out = tmp_path / f"{name.split()[0]}.3mf"
         write_outputs(result, out, report_json=False)
-        assert_printable_3mf(out, PRINTER, min_colours=2)
+        assert_printable_3mf(out, PRINTER, min_colours=16)  # the photos' colours, not one filament's
         assert len(result.view_fits) == len(paths)
         assert min(f["iou"] for f in result.view_fits) > 0.8, (name, result.view_fits)
         mesh = result.mesh

@@ -54,6 +54,12 @@ PROJECT_KEYS = {"name", "from", "version", "layer_height", "initial_layer_print_
                 "printer_notes"}
 PER_FILAMENT_KEYS = {"filament_colour", "filament_type", "filament_settings_id", "nozzle_temperature",
                      "hot_plate_temp", "filament_diameter", "filament_density"}
+# The system presets they inherit and the keys we change from them (PresetBundle.cpp
+# load_config_file_config), the plate and its temperatures (PrintConfig.cpp; see SLICER_READERS.md §5).
+PROJECT_KEYS |= {"printer_model", "inherits_group", "different_settings_to_system", "curr_bed_type",
+                 "nozzle_temperature_initial_layer", "hot_plate_temp_initial_layer", "textured_plate_temp",
+                 "textured_plate_temp_initial_layer"}
+PER_FILAMENT_KEYS |= {"nozzle_temperature_initial_layer", "textured_plate_temp", "textured_plate_temp_initial_layer"}
 # PrusaSlicer
 # (cited by constant name; the behaviour is also proved by slicing in test_prusaslicer.py)
 SLIC3RPE_NAMESPACE = "http://schemas.slic3r.org/3mf/2017/06"       # PS constant SLIC3RPE_NAMESPACE

@@ -69,3 +69,43 @@ def test_no_self_intersections_on_a_torus():
     torus = trimesh.creation.torus(1.0, 0.3)
     assert len(find_self_intersections(torus.vertices, torus.faces)) == 0
     assert validate_mesh(ColouredMesh(torus.vertices, torus.faces)).genus == 1
+
+
+def test_invalid_numbers_name_the_problem():
+    from fabricate.mesh.validate import invalid_numbers
+
+    v, f = sphere(1)
+    assert invalid_numbers(v, f) is None
+    bad = v.copy()
+    bad[3] = [np.nan, 0, np.inf]
+    assert "vertex 3" in invalid_numbers(bad, f) and "non-finite" in invalid_numbers(bad, f)
+    for index in (len(v), -1):
+        faces = f.copy()
+        faces[2, 1] = index
+        assert f"uses vertex {index}" in invalid_numbers(v, faces)
+
+
+def test_plate_report_judges_objects_apart_and_the_layout():
+    from types import SimpleNamespace as Object
+
+    from fabricate.mesh.validate import validate_plate
+    from fabricate.printing import get_printer
+    from fabricate.printing.fit import BuildVolume
+
+    v, f = sphere(2, offset=(50, 50, 1))
+    good = ColouredMesh(v, f)
+    holed = ColouredMesh(v + [10, 0, -3], f[1:])
+    part = lambda name, mesh, reason=None: Object(name=name, mesh=mesh, not_checked=reason)  # noqa: E731
+    objects = [Object(name="Ball", parts=[part("Ball", good)]),
+               Object(name="Broken", parts=[part("Broken", holed)]),
+               Object(name="Lattice", parts=[part("Lattice", None, "beam lattice objects are not checked")])]
+    report = validate_plate(objects)
+    assert [o.status for o in report.objects] == ["printable", "NOT printable", "not checked"]
+    assert report.status == "NOT printable" and not report.problems
+    assert any('"Broken" reaches 3.00 mm below the bed' in w for w in report.warnings)
+    fitted = validate_plate(objects[:1], BuildVolume(get_printer("bambu-a1")))
+    assert fitted.ok and "plate: fits the bambu-a1" in fitted.summary_lines()
+    far = validate_plate([Object(name="Far", parts=[part("Far", ColouredMesh(v + [900, 0, 0], f))])],
+                         BuildVolume(get_printer("bambu-a1")))
+    assert not far.ok and "outside the bambu-a1 build volume" in far.problems[0]
+    assert [o["name"] for o in report.to_dict()["objects"]] == ["Ball", "Broken", "Lattice"]

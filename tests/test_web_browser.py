@@ -281,3 +281,96 @@ def test_several_photos_build_one_model(page, server, tmp_path):
     vertices, _, _ = assert_printable_3mf(path, "bambu-a1")
     assert abs(float(vertices[:, 2].max() - vertices[:, 2].min()) - 60) < 1.0
     assert not page.console_errors, page.console_errors
+
+
+OTHER_SITE_PAGE = """<!doctype html><title>another site</title>
+<form id="form" method="POST" action="{server}/api/jobs" enctype="multipart/form-data">
+  <input name="printer" value="bambu-a1"><input type="file" name="photo" id="photo">
+</form>
+<script>
+  // What a page on any other site could do while the user has fabricate open: post a job to it.
+  window.posted = (async () => {{
+    const body = new FormData();
+    body.append("printer", "bambu-a1");
+    body.append("photo", new Blob([Uint8Array.from(atob("{photo}"), (c) => c.charCodeAt(0))], {{type: "image/png"}}),
+                "p.png");
+    try {{
+      const answer = await fetch("{server}/api/jobs", {{method: "POST", body, mode: "no-cors"}});
+      return "sent " + answer.type;
+    }} catch (err) {{
+      return "failed " + err;
+    }}
+  }})();
+</script>"""
+
+
+def _serve_page(html: str):
+    """A second web site: one page on another loopback port, in a thread. Returns (base URL, server)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{site.server_address[1]}", site
+
+
+def test_another_site_cannot_post_a_job_while_the_page_itself_can(browser, server, tmp_path):
+    """Issue 12: a page on another origin posting a job (fetch, then a form) is refused; the app's page is not."""
+    import base64
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    photo = base64.b64encode(SAMPLE.read_bytes()).decode()
+    site, site_server = _serve_page(OTHER_SITE_PAGE.format(server=server, photo=photo))
+    context = browser.new_context()
+    page = context.new_page()
+    answers = []
+    page.on("response", lambda r: r.url.startswith(server) and answers.append((r.request.method, r.status)))
+    try:
+        with httpx.Client(timeout=30) as client:
+            before = {job["id"] for job in client.get(f"{server}/api/jobs").json()}
+            page.goto(site + "/")
+            assert page.evaluate("window.posted").startswith("sent")
+            page.wait_for_timeout(300)
+            assert ("POST", 403) in answers, answers
+            page.set_input_files("#photo", str(SAMPLE))
+            with page.expect_navigation():
+                page.evaluate("document.getElementById('form').submit()")
+            assert "cross-site request refused" in page.content()
+            assert {job["id"] for job in client.get(f"{server}/api/jobs").json()} == before
+
+            # The app's own page still builds a job (deleted at once: this test is about who may post).
+            page.goto(server + "/")
+            page.wait_for_function("window.__preview !== undefined")
+            page.set_input_files("#photo-input", str(SAMPLE))
+            page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+            page.select_option("#resolution", "128")
+            with page.expect_response(lambda r: r.request.method == "POST" and r.url == f"{server}/api/jobs") as info:
+                page.click("#build-button")
+            assert info.value.status == 202, info.value.text()
+            assert client.delete(f"{server}/api/jobs/{info.value.json()['id']}").status_code == 204
+    finally:
+        context.close()
+        site_server.shutdown()
+
+    # DNS rebinding: a name the attacker controls, resolving to this machine, is not the server's name.
+    rebinding = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        "--headless=new", "--no-sandbox", "--host-resolver-rules=MAP rebound.test 127.0.0.1"])
+    try:
+        answer = rebinding.new_page().goto(f"http://rebound.test:{urlsplit(server).port}/api/jobs")
+        assert answer.status == 421, answer.status
+    finally:
+        rebinding.close()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,16 +21,30 @@ from fabricate import __version__
 from fabricate.errors import FabricateError
 from fabricate.hub import HubConfig
 from fabricate.jobs import JobRunner, JobStore, default_data_dir
-from fabricate.options import describe_default
+from fabricate.options import MAX_PHOTOS, describe_default
+from fabricate.schema import check_options, option
+from web.security import RequestGuard, allowed_host_names
+from web.uploads import PhotoDecodeSlots, request_body_limit
 
 WEB_DIR = Path(__file__).resolve().parent
 log = logging.getLogger("fabricate.web")
 #: What a field of each type must be, in words, when Pydantic cannot read it as that type.
 TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "yes or no (true or false)"}
+#: The largest photo a server may be told to accept (photos are at most 40 megapixels anyway).
+MAX_UPLOAD_MB = 1024.0
 
 
-def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
-               hub_config: Optional[HubConfig] = None) -> FastAPI:
+@dataclass(kw_only=True)
+class ServerOptions:
+    """The server's own numbers (`fabricate serve` flags), checked like job options: finite and in range."""
+
+    workers: int = option(1, minimum=1, maximum=16, help="Builds at the same time.")
+    max_upload_mb: float = option(25.0, minimum=0.0, exclusive_minimum=True, maximum=MAX_UPLOAD_MB, unit="MB",
+                                  help="Largest photo accepted.")
+
+
+def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_mb: float = ServerOptions.max_upload_mb,
+               hub_config: Optional[HubConfig] = None, allowed_hosts: Iterable[str] = ()) -> FastAPI:
     """The web app with its job store in ``data_dir`` and ``workers`` build processes.
 
     Parameters
@@ -42,14 +57,26 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
         Largest photo accepted.
     hub_config
         Hub for sharing (default: from the environment or ~/.config/fabricate/hub.toml).
+    allowed_hosts
+        Names the server answers to besides the loopback names (`serve --host` and `--allow-host`).
+
+    Raises
+    ------
+    BadOption
+        A server option that is not finite or out of range, or a host name that is not one;
+        checked before anything starts.
     """
     from web.routers import jobs, pages, photos, printers
 
+    settings = ServerOptions(workers=workers, max_upload_mb=max_upload_mb)
+    check_options(settings)
+    host_names = allowed_host_names(allowed_hosts)
+    max_upload_bytes = int(settings.max_upload_mb * 1024 * 1024)
     store = JobStore(data_dir or default_data_dir())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        runner = JobRunner(store, workers)
+        runner = JobRunner(store, settings.workers)
         app.state.runner = runner
         runner.resume()
         yield
@@ -58,8 +85,14 @@ def create_app(data_dir=None, workers: int = 1, max_upload_mb: float = 25.0,
     app = FastAPI(title="fabricate", version=__version__, lifespan=lifespan,
                   description="Photos to watertight, coloured, print-ready 3MF. Jobs run in the background; "
                               "follow them with GET /api/jobs/{id} or its Server-Sent Events stream.")
+    # The routes that take photos, and how many; every other request body is small (JSON, or nothing).
+    photo_routes = {jobs.router.prefix: MAX_PHOTOS, photos.router.prefix + "/outline": 1}
+    app.add_middleware(RequestGuard, allowed_hosts=host_names, small_body_limit=request_body_limit(0, 0),
+                       body_limits={path: request_body_limit(count, max_upload_bytes)
+                                    for path, count in photo_routes.items()})
     app.state.store = store
-    app.state.max_upload_bytes = int(max_upload_mb * 1024 * 1024)
+    app.state.max_upload_bytes = max_upload_bytes
+    app.state.decode_slots = PhotoDecodeSlots()
     app.state.hub_config = hub_config if hub_config is not None else HubConfig.load()
     app.state.templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
     # The form macros describe an unset option the way the CLI's --help does.

@@ -1,4 +1,5 @@
-"""What routes are given through `Depends`: the job store, the runner, the job a URL names, the upload limit."""
+"""What routes are given through `Depends`: the job store, the runner, the job a URL names, the upload limit,
+the photo decode slots."""
 from __future__ import annotations
 
 import re
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 
 from fabricate.jobs import Job, JobRunner, JobStore
+from web.uploads import PhotoDecodeSlots
 
 #: Job ids are `secrets.token_urlsafe(16)`; anything else cannot name a job and never reaches SQLite.
 JOB_ID = re.compile(r"[A-Za-z0-9_\-]{10,64}")
@@ -24,9 +26,14 @@ def upload_limit_bytes(request: Request) -> int:
     return request.app.state.max_upload_bytes
 
 
+def decode_slots(request: Request) -> PhotoDecodeSlots:
+    return request.app.state.decode_slots
+
+
 Store = Annotated[JobStore, Depends(job_store)]
 Runner = Annotated[JobRunner, Depends(job_runner)]
 UploadLimit = Annotated[int, Depends(upload_limit_bytes)]
+DecodeSlots = Annotated[PhotoDecodeSlots, Depends(decode_slots)]
 
 
 def job_or_404(job_id: str, store: Store) -> Job:

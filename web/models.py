@@ -54,7 +54,9 @@ class ShareRequest(BaseModel):
 
 
 class ShareOut(BaseModel):
-    share_url: str
+    share_url: str = Field(description="The model on the hub, or for a hub without an upload API its upload page")
+    package_url: Optional[str] = Field(None, description="For a hub without an upload API: the prepared zip, "
+                                                         "to download here and upload on share_url")
     job: JobOut
 
 

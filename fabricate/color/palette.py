@@ -44,7 +44,7 @@ class FilamentAssignment:
                 for i, (c, s) in enumerate(zip(self.palette, self.area_share))]
 
 
-def _kmeans(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 0, iterations: int = 40):
+def weighted_kmeans(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 0, iterations: int = 40):
     """Weighted k-means with k-means++ seeding; deterministic for a given seed."""
     rng = np.random.default_rng(seed)
     first = int(np.argmax(weights))  # start from the dominant colour, not a random one
@@ -101,7 +101,7 @@ def assign_filaments(mesh: ColouredMesh, count: int, palette: Optional[np.ndarra
     colours = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1).astype(np.uint8)
     weights = np.bincount(inverse.ravel(), area)
     lab = srgb_to_lab(colours)
-    centres, assign = _kmeans(lab, weights, min(count, len(colours)), seed)
+    centres, assign = weighted_kmeans(lab, weights, min(count, len(colours)), seed)
     labels = assign[inverse.ravel()]
     if palette is not None:
         palette_lab = srgb_to_lab(palette)

@@ -1,21 +1,29 @@
-"""Colour a surface from several photos: each point from the photos that see it most directly.
+"""Colour a surface from its photos: each point from the photos that see it most directly.
 
 A vertex takes a weighted mean of the photos that see it unoccluded (a ray from the
 vertex towards that camera leaves the mesh without hitting it), weighted by a high
 power of the cosine between its normal and the direction to the camera: the most
 direct photo dominates and seams blend smoothly where two photos see a point about
-equally. Vertices no photo sees take the colour of the nearest seen vertex.
+equally. Samples far from the point's weighted median brightness (a highlight that
+moved between photos) are left out of the mean. With delighting, the samples are the
+photos' colours with the lighting divided out (:mod:`fabricate.color.delight`) and
+highlights are dropped. Vertices no photo sees, and those seen only as a highlight,
+are filled from the coloured surface around them (:mod:`fabricate.color.fill`): with
+one photo the hidden side takes the colours along the silhouette's rim spread inward,
+never a mirror of the front.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import numpy as np
-from scipy.spatial import cKDTree
 
+from fabricate.color.delight import HIGHLIGHT_GROW, delight_samples
+from fabricate.color.fill import fill_from_known, vertex_adjacency
+from fabricate.color.lab import linear_to_srgb, srgb_to_linear
 from fabricate.color.surface_colour import colour_surface
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.reconstruct.base import ViewProjection
 
 #: Weight of a photo is cos(angle between normal and camera) to this power: at 30 degrees off
 #: one camera and 60 off the next, the nearer one counts ~80 times more; at 45 / 45 equally.
@@ -24,6 +32,8 @@ FACING_POWER = 8.0
 MIN_FACING = 0.1
 #: Visibility rays start this far (voxels) off the surface, so they do not hit their own triangle.
 RAY_START_OFFSET = 0.75
+#: A sample more than this factor brighter or darker than its point's median is an outlier (a moved highlight).
+OUTLIER_RATIO = 1.5
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -44,18 +54,81 @@ def visible_from(mesh, points: np.ndarray, normals: np.ndarray, towards_camera: 
     return ~mesh.ray.intersects_any(origins, np.ascontiguousarray(directions))
 
 
-def colour_from_views(mesh: ColouredMesh, view_projections: Sequence[ViewProjection],
-                      quantum: int = 4) -> ColouredMesh:
+@dataclass
+class PhotoSamples:
+    """What one photo says about each vertex: its colour where the photo sees the vertex."""
+
+    seen: np.ndarray      # (k,) int, the vertices it sees
+    facing: np.ndarray    # (k,) float, cosine between their normals and the direction to the camera
+    colours: np.ndarray   # (k, 3) uint8, the photo's colour there
+
+
+@dataclass
+class SinglePhotoView:
+    """A one-photo reconstruction seen as a view: the camera's direction and the model's colour rule."""
+
+    direction: np.ndarray
+    sample: Callable[[np.ndarray], np.ndarray]
+
+
+def single_photo_view(reconstruction) -> SinglePhotoView:
+    """The one photo of ``reconstruction`` as a view (it looks along the photo frame's depth axis)."""
+    direction = np.array([0.0, 1.0, 0.0])  # the voxel frame's y is away from the viewer (Reconstruction)
+    if reconstruction.photo_from_voxel is not None:
+        direction = np.linalg.solve(reconstruction.photo_from_voxel[:3, :3], [0.0, 0.0, 1.0])
+    return SinglePhotoView(direction / np.linalg.norm(direction), reconstruction.vertex_colours)
+
+
+def photo_samples(ray_mesh, vertices: np.ndarray, normals: np.ndarray, view) -> PhotoSamples:
+    """The vertices ``view`` sees directly enough and unoccluded, with its colours there."""
+    towards_camera = -np.asarray(view.direction, np.float64)
+    facing = normals @ towards_camera
+    candidates = np.flatnonzero(facing > MIN_FACING)
+    seen = candidates[visible_from(ray_mesh, vertices[candidates], normals[candidates], towards_camera)]
+    return PhotoSamples(seen, facing[seen], np.asarray(view.sample(vertices[seen]), np.uint8).reshape(-1, 3))
+
+
+def robust_vertex_means(vertex: np.ndarray, values: np.ndarray, weights: np.ndarray, n_vertices: int):
+    """Per vertex, the weighted mean of its samples within :data:`OUTLIER_RATIO` of their weighted median brightness.
+
+    Returns (n, 3) means and (n,) bool: which vertices had any sample.
+    """
+    brightness = values.mean(axis=1) + 1e-6
+    order = np.lexsort((brightness, vertex))
+    v, b, w = vertex[order], brightness[order], weights[order]
+    total = np.bincount(v, w, n_vertices)
+    running = np.cumsum(w) - np.repeat(np.cumsum(total) - total, np.bincount(v, minlength=n_vertices))
+    # The first sample of each vertex whose running weight passes half is the weighted median.
+    passed = running >= 0.5 * total[v]
+    first = np.full(n_vertices, len(v))
+    np.minimum.at(first, v[passed], np.flatnonzero(passed))
+    has = total > 0
+    median = np.ones(n_vertices)
+    median[has] = b[np.minimum(first[has], len(v) - 1)]
+    ratio = brightness / median[vertex]
+    keep = (ratio < OUTLIER_RATIO) & (ratio > 1 / OUTLIER_RATIO)
+    kept_weight = np.bincount(vertex[keep], weights[keep], n_vertices)
+    sums = np.stack([np.bincount(vertex[keep], weights[keep] * values[keep, c], n_vertices) for c in range(3)], 1)
+    has = kept_weight > 0
+    means = np.zeros((n_vertices, 3))
+    means[has] = sums[has] / kept_weight[has, None]
+    return means, has
+
+
+def colour_from_views(mesh: ColouredMesh, views: Sequence, quantum: int = 4, delight: bool = False) -> ColouredMesh:
     """Vertex and face colours of ``mesh`` (voxel coordinates) from every photo.
 
     Parameters
     ----------
     mesh
         The surface in the reconstruction's voxel coordinates (before placement).
-    view_projections
-        ``Reconstruction.view_projections``.
+    views
+        ``Reconstruction.view_projections``, or ``[single_photo_view(reconstruction)]``:
+        anything with a ``direction`` (camera towards the object) and ``sample(points)``.
     quantum
         As for :func:`fabricate.color.surface_colour.colour_surface`.
+    delight
+        Divide the photos' lighting out and drop highlights (the object's own colours).
 
     Returns
     -------
@@ -64,22 +137,42 @@ def colour_from_views(mesh: ColouredMesh, view_projections: Sequence[ViewProject
     import trimesh
 
     vertices, faces = mesh.vertices, mesh.faces
+    n = len(vertices)
     normals = vertex_normals(vertices, faces)
     ray_mesh = trimesh.Trimesh(vertices, faces, process=False)
-    total = np.zeros((len(vertices), 3))
-    weight_sum = np.zeros(len(vertices))
-    for projection in view_projections:
-        towards_camera = -np.asarray(projection.direction, np.float64)
-        facing = normals @ towards_camera
-        candidates = np.flatnonzero(facing > MIN_FACING)
-        seen = candidates[visible_from(ray_mesh, vertices[candidates], normals[candidates], towards_camera)]
-        weight = facing[seen] ** FACING_POWER
-        total[seen] += weight[:, None] * projection.sample(vertices[seen])
-        weight_sum[seen] += weight
-    seen = weight_sum > 0
-    colours = np.zeros((len(vertices), 3), np.uint8)
-    colours[seen] = np.clip(np.round(total[seen] / weight_sum[seen, None]), 0, 255).astype(np.uint8)
-    if seen.any() and not seen.all():
-        _, nearest = cKDTree(vertices[seen]).query(vertices[~seen], workers=-1)
-        colours[~seen] = colours[seen][nearest]
-    return colour_surface(mesh, lambda points: colours, quantum)
+    adjacency = vertex_adjacency(faces, n)
+    per_photo = [photo_samples(ray_mesh, vertices, normals, view) for view in views]
+    vertex = np.concatenate([s.seen for s in per_photo])
+    weights = np.concatenate([s.facing for s in per_photo]) ** FACING_POWER
+    colours = np.concatenate([s.colours for s in per_photo])
+    if delight and len(vertex):
+        # One lighting for all photos: handheld photos from around an object share the room's light.
+        delit = delight_samples(normals[vertex], srgb_to_linear(colours), np.concatenate([s.facing for s in per_photo]))
+        values = delit.albedo
+        highlight = np.concatenate([_grown(delit.highlight[slice_], s.seen, adjacency, n)
+                                    for s, slice_ in zip(per_photo, _slices(per_photo))])
+        weights = np.where(highlight, 0.0, weights)
+    else:
+        values = colours.astype(np.float64)
+    means, known = robust_vertex_means(vertex, values, weights, n)
+    filled = fill_from_known(vertices, faces, means, known, adjacency)
+    result = linear_to_srgb(filled) if delight else np.clip(np.round(filled), 0, 255).astype(np.uint8)
+    return colour_surface(mesh, lambda points: result, quantum)
+
+
+def _slices(per_photo) -> list:
+    ends = np.cumsum([len(s.seen) for s in per_photo])
+    return [slice(end - len(s.seen), end) for s, end in zip(per_photo, ends)]
+
+
+def _grown(highlight: np.ndarray, seen: np.ndarray, adjacency, n: int) -> np.ndarray:
+    """A photo's highlight samples with :data:`HIGHLIGHT_GROW` rings of seen neighbours (the soft edge)."""
+    if not highlight.any():
+        return highlight
+    mask = np.zeros(n, bool)
+    mask[seen[highlight]] = True
+    in_photo = np.zeros(n, bool)
+    in_photo[seen] = True
+    for _ in range(HIGHLIGHT_GROW):
+        mask |= (adjacency @ mask.astype(np.float64) > 0) & in_photo
+    return mask[seen]

@@ -113,12 +113,18 @@ def score_surface(case: EvalCase, vertices: np.ndarray, faces: np.ndarray, photo
 def evaluate(models=("classical",), mesh_dir=HELDOUT, views: int = 2, resolution: int = 128, seed: int = 0,
              size: int = 384, progress: Optional[Callable[[str], None]] = None) -> list:
     """Every model on every rendered case; a list of per-case score dicts."""
+    return score_every(render_cases(mesh_dir, views, size, seed), models, score_case, resolution, progress)
+
+
+def score_every(cases, models, score, resolution: int, progress: Optional[Callable[[str], None]] = None,
+                what: str = "") -> list:
+    """``score(case, model, resolution)`` for every case and model, saying each as it starts."""
     rows = []
-    for case in render_cases(mesh_dir, views, size, seed):
+    for case in cases:
         for model in models:
             if progress:
-                progress(f"{case.name} / {model}")
-            rows.append(score_case(case, model, resolution))
+                progress(f"{case.name} / {model}{what}")
+            rows.append(score(case, model, resolution))
     return rows
 
 

@@ -2,19 +2,25 @@
 
 3MF is ours (fabricate/export/threemf.py); STL and GLB come from trimesh. :func:`write_mesh`
 picks the exporter by the file's extension and puts the file in place through the one
-atomic writer (fabricate/atomic.py). Reading: 3MF with lib3mf, the rest with trimesh.
+atomic writer (fabricate/atomic.py); :func:`write_plate` writes a plate of several objects.
+Reading: 3MF with fabricate/export/read3mf.py (:func:`load_plate_file` gives its objects one
+by one), the rest with trimesh. Every mesh read is refused, as bad input, when its numbers
+cannot be used (non-finite coordinates, triangles naming vertices that do not exist).
 """
 from __future__ import annotations
 
 import os
+import re
 from typing import Optional
 
 import numpy as np
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import InputError
-from fabricate.export.threemf import export_3mf, read_3mf
+from fabricate.export.plate import Plate
+from fabricate.export.threemf import export_3mf, export_plate_3mf, read_3mf
 from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.validate import invalid_numbers
 
 READABLE = (".3mf", ".stl", ".glb", ".gltf", ".obj", ".ply", ".off")
 
@@ -58,29 +64,75 @@ def write_glb(path, mesh: ColouredMesh) -> None:
     write_mesh(path, mesh, "glb")
 
 
-def load_mesh_file(path) -> ColouredMesh:
-    """Read a mesh file as stored, without repairing it.
+def write_plate(path, plate: Plate, **details) -> None:
+    """Write a plate: as a 3MF of named objects, or merged into one mesh for the single-mesh formats."""
+    name = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+    if name != "3mf":
+        write_mesh(path, plate.merged_mesh(), name or None, **details)
+        return
+    with atomic_open(path, "wb") as stream:
+        export_plate_3mf(plate, stream, **details)
 
-    STL stores each triangle's corners separately; corners at exactly the same
-    position are joined, as slicers do, so the topology can be judged.
-    """
-    path = os.fspath(path)
+
+def repaired_path(path) -> str:
+    """Where a repair of ``path`` goes by default: NAME.repaired.EXT, as .3mf when EXT cannot be written."""
+    stem, extension = os.path.splitext(os.fspath(path))
+    return stem + ".repaired" + (extension if extension.lower() in WRITABLE else ".3mf")
+
+
+def _check_readable(path: str) -> str:
     extension = os.path.splitext(path)[1].lower()
     if not os.path.isfile(path):
         raise InputError(f"file not found: {path}")
     if extension not in READABLE:
         raise InputError(f"cannot read {extension or 'files without an extension'}; use one of {', '.join(READABLE)}")
+    return extension
+
+
+def load_plate_file(path, strict: bool = False) -> Plate:
+    """A mesh or project file as a plate: a 3MF's printed objects one by one, any other file as one object.
+
+    ``strict`` refuses also the departures from the 3MF specification that change nothing
+    printed (fabricate.export.read3mf.STRICT_ONLY).
+    """
+    from fabricate.export.read3mf import read_plate
+
+    path = os.fspath(path)
+    if _check_readable(path) == ".3mf":
+        return read_plate(path, strict=strict)
+    return Plate.of_mesh(os.path.basename(path), load_mesh_file(path))
+
+
+def load_mesh_file(path) -> ColouredMesh:
+    """Read a mesh file as stored, without repairing it.
+
+    STL stores each triangle's corners separately; corners at exactly the same
+    position are joined, as slicers do, so the topology can be judged. A 3MF's
+    objects are merged (see :func:`load_plate_file` for them one by one).
+    """
+    path = os.fspath(path)
+    extension = _check_readable(path)
+    name = os.path.basename(path)
     if extension == ".3mf":
         return read_3mf(path)
+    if extension == ".stl":
+        _check_stl_size(path)
+    if extension == ".obj":
+        _check_obj_indices(path)
     import trimesh
 
     try:
         loaded = trimesh.load(path, force="mesh", process=False)
+    except IndexError as exc:  # trimesh indexes its vertex array with the file's face numbers
+        raise InputError(f"{name}: a triangle refers to a vertex that does not exist ({exc})") from None
     except Exception as exc:
-        raise InputError(f"{os.path.basename(path)} is not a readable {extension[1:].upper()} file ({exc})") from None
+        raise InputError(f"{name} is not a readable {extension[1:].upper()} file ({exc})") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise InputError(f"{os.path.basename(path)} holds no triangles")
+        raise InputError(f"{name} holds no triangles")
     vertices, faces = np.asarray(loaded.vertices, np.float64), np.asarray(loaded.faces, np.int64)
+    problem = invalid_numbers(vertices, faces)
+    if problem:
+        raise InputError(f"{name}: {problem}")
     colours = None
     if loaded.visual is not None and loaded.visual.kind == "vertex":
         colours = np.asarray(loaded.visual.vertex_colors)[:, :3]
@@ -88,4 +140,43 @@ def load_mesh_file(path) -> ColouredMesh:
         _, first, inverse = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
         vertices, faces = vertices[first], inverse.ravel()[faces]
         colours = None if colours is None else colours[first]
-    return ColouredMesh(vertices, faces, colours, None, {"source": os.path.basename(path)})
+    return ColouredMesh(vertices, faces, colours, None, {"source": name})
+
+
+#: A binary STL: an 80-byte header, a little-endian triangle count, then 50 bytes per triangle.
+STL_HEADER, STL_TRIANGLE = 84, 50
+
+
+def _check_stl_size(path: str) -> None:
+    """A binary STL whose triangle count disagrees with its size is truncated or corrupt: say so
+    (trimesh would read it as no triangles)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as stream:
+        head = stream.read(1024)
+    count = int.from_bytes(head[80:84], "little") if size >= STL_HEADER else None
+    if count is not None and STL_HEADER + STL_TRIANGLE * count == size:
+        return
+    if head.lstrip().lower().startswith(b"solid") and (b"facet" in head or b"endsolid" in head):
+        return  # ASCII STL
+    name = os.path.basename(path)
+    if count is None:
+        raise InputError(f"{name} is neither ASCII STL nor binary STL: {size} bytes is less than a binary STL's "
+                         f"{STL_HEADER}-byte header")
+    raise InputError(f"{name}: the binary STL header counts {count:,} triangles ({STL_HEADER + STL_TRIANGLE * count:,} "
+                     f"bytes) but the file has {size:,} bytes ({max(size - STL_HEADER, 0) // STL_TRIANGLE:,} whole "
+                     "triangles): it is truncated or corrupt")
+
+
+#: An OBJ face corner whose vertex number is 0 (OBJ counts from 1; trimesh would take it as the last vertex).
+OBJ_ZERO_INDEX = re.compile(rb"^f[ \t]+(?:[^\n]*[ \t])?0(?=[/ \t\r\n]|$)", re.M)
+
+
+def _check_obj_indices(path: str) -> None:
+    with open(path, "rb") as stream:
+        data = stream.read()
+    match = OBJ_ZERO_INDEX.search(data)
+    if match:
+        end = data.find(b"\n", match.start())
+        line = data[match.start():end if end >= 0 else len(data)].decode("utf-8", "replace").strip()
+        raise InputError(f"{os.path.basename(path)}: a face uses vertex 0 ({line!r}), but OBJ numbers vertices "
+                         "from 1: it refers to a vertex that does not exist")

@@ -6,7 +6,8 @@ hex form in `FacetsAnnotation::get_triangle_as_string`, src/libslic3r/Model.cpp)
 written as hex digits with the last nibble first. An unsplit triangle is one leaf:
 its two low bits are 0 (no split) and its two high bits hold the state (the
 1-based extruder) when it is below 3; otherwise the high bits are 0b11 and one more
-nibble holds ``state - 3``. We colour whole triangles, so we never write splits.
+nibble holds ``state - 3`` (for 18, a zero nibble follows, see :func:`paint_code`). We colour whole
+triangles, so we never write splits.
 """
 from __future__ import annotations
 
@@ -24,7 +25,11 @@ def paint_code(state: int) -> str:
         raise ValueError(f"paint state must be between 1 and {MAX_STATE}, got {state}")
     if state < 3:
         return format(state << 2, "X")
-    return format(state - 3, "X") + "C"
+    extra = state - 3
+    # Bambu Studio reads an extra nibble of 15 as "15 more, read on" (TriangleSelector::deserialize),
+    # so state 18 ends with a zero nibble; OrcaSlicer and PrusaSlicer read one extra nibble and
+    # never reach it.
+    return ("0" if extra == 15 else "") + format(extra, "X") + "C"
 
 
 def paint_code_table(face_filament: np.ndarray) -> list:

@@ -11,13 +11,8 @@ from xml.sax.saxutils import quoteattr
 
 from fabricate import __version__
 from fabricate.printing.profiles import PrinterProfile
-from fabricate.printing.settings import PrintSettings
+from fabricate.printing.settings import FILAMENT_DIAMETER_MM, MATERIAL_FIGURES, PrintSettings
 
-#: Nozzle / bed temperatures per material (typical values printed on spools).
-TEMPERATURES = {"PLA": (215, 60), "PETG": (240, 80), "ABS": (255, 100), "ASA": (260, 100), "TPU": (225, 50),
-                "PLA-CF": (220, 60), "PETG-CF": (245, 80)}
-#: Density in g/cm³ (typical datasheet values), so slicers can report grams.
-DENSITIES = {"PLA": 1.24, "PETG": 1.27, "ABS": 1.04, "ASA": 1.07, "TPU": 1.21, "PLA-CF": 1.29, "PETG-CF": 1.30}
 PRUSA_INFILL = {"rectilinear": "rectilinear", "grid": "grid", "gyroid": "gyroid", "cubic": "cubic",
                 "honeycomb": "honeycomb", "triangles": "triangles", "lightning": "lightning",
                 "adaptivecubic": "adaptivecubic"}
@@ -39,7 +34,8 @@ def print_config(settings: PrintSettings, printer: PrinterProfile) -> dict:
     count = len(settings.filaments)
     per_extruder = lambda value: ",".join([str(value)] * count)
     colours = ";".join(f'"{f.colour}"' for f in settings.filaments)
-    temperature = [TEMPERATURES[f.material] for f in settings.filaments]
+    figures = [MATERIAL_FIGURES[f.material] for f in settings.filaments]
+    each_filament = lambda name: ",".join(str(getattr(m, name)) for m in figures)
     supports = settings.supports != "off"
     wipe_x, wipe_y = printer.bed_origin_mm[0] + 10, printer.bed_origin_mm[1] + printer.build_volume_mm[1] - 60
     config = {
@@ -67,12 +63,12 @@ def print_config(settings: PrintSettings, printer: PrinterProfile) -> dict:
         # filament
         "filament_colour": colours,
         "filament_type": ";".join(f.material for f in settings.filaments),
-        "filament_diameter": per_extruder(1.75),
-        "filament_density": ",".join(str(DENSITIES[f.material]) for f in settings.filaments),
-        "temperature": ",".join(str(t[0]) for t in temperature),
-        "first_layer_temperature": ",".join(str(t[0]) for t in temperature),
-        "bed_temperature": ",".join(str(t[1]) for t in temperature),
-        "first_layer_bed_temperature": ",".join(str(t[1]) for t in temperature),
+        "filament_diameter": per_extruder(FILAMENT_DIAMETER_MM),
+        "filament_density": each_filament("density_g_cm3"),
+        "temperature": each_filament("nozzle_c"),
+        "first_layer_temperature": each_filament("nozzle_first_layer_c"),
+        "bed_temperature": each_filament("bed_c"),
+        "first_layer_bed_temperature": each_filament("bed_first_layer_c"),
         # printer
         "printer_notes": f"{printer.name}; made by fabricate {__version__}",
         "bed_shape": bed_shape(printer),

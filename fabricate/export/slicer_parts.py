@@ -13,15 +13,13 @@ from typing import Optional
 
 import numpy as np
 
+from fabricate.export.bambu import BAMBU_APPLICATION
 from fabricate.export.painting import paint_code_table
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.settings import PrintSettings
 
 SLICERS = ("prusa", "bambu", "orca", "generic")
 SLIC3RPE_NAMESPACE = "http://schemas.slic3r.org/3mf/2017/06"
-#: Bambu Studio and OrcaSlicer load a 3MF's settings only when its Application
-#: metadata names them (see fabricate/export/SLICER_READERS.md).
-APPLICATION_FOR = {"bambu": "BambuStudio-02.04.00.70", "orca": "OrcaSlicer-2.3.1"}
 
 
 def parse_slicers(value: str) -> tuple:
@@ -58,15 +56,14 @@ class SlicerParts:
 
     @property
     def application(self) -> Optional[str]:
-        """The Application name the chosen slicer's reader requires, if exactly one needs it.
+        """The Application name Bambu Studio's and OrcaSlicer's reader needs, when either is chosen.
 
-        With several slicers chosen, fabricate keeps its own name so none is misled;
-        Bambu Studio and OrcaSlicer then read the geometry and painting only.
+        It serves all three slicers from one file: Bambu Studio and OrcaSlicer load the
+        settings (and Bambu Studio skips its colour-import dialog) only when the name starts
+        with "BambuStudio-", while PrusaSlicer reads its own settings and painting whatever
+        the name, as long as it does not say "PrusaSlicer" (fabricate/export/SLICER_READERS.md).
         """
-        chosen = [s for s in self.slicers if s in APPLICATION_FOR]
-        if len(chosen) == 1 and "prusa" not in self.slicers:
-            return APPLICATION_FOR[chosen[0]]
-        return None
+        return BAMBU_APPLICATION if self._bambu_reader else None
 
     @property
     def namespaces(self) -> dict:

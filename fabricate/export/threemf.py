@@ -1,17 +1,17 @@
-"""3MF files: written in one streamed pass (lxml into the zip), read with lib3mf.
+"""3MF files: written in one streamed pass (lxml into the zip); read by fabricate/export/read3mf.py.
 
-One object in millimetres with per-triangle colours in a Materials-extension colour
-group and, for the chosen slicers, their painting attributes on each triangle and their
-settings parts beside the model (what they are: fabricate/export/slicer_parts.py). The
-model part streams straight into its zip entry: lxml writes the structure and escapes
+One object (or a plate of several, :func:`export_plate_3mf`) in millimetres with per-triangle
+colours in a Materials-extension colour group and, for the chosen slicers, their painting
+attributes on each triangle and their settings parts beside the model (what they are:
+fabricate/export/slicer_parts.py). The model part streams straight into its zip entry: lxml writes the structure and escapes
 the text, and the vertex and triangle rows, which are only numbers and fixed names, go
 in as bytes formatted a chunk at a time. Nothing is read back or rewritten.
 """
 from __future__ import annotations
 
-import ctypes
 import datetime
 import zipfile
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -41,12 +41,6 @@ COMPRESS_LEVEL = 4
 #: Above this many triangles the model part may pass the 2 GiB a plain zip entry holds (a painted
 #: triangle and its share of the vertices take up to ~170 bytes).
 ZIP64_TRIANGLES = 10_000_000
-
-
-def _wrapper():
-    import lib3mf
-
-    return lib3mf, lib3mf.get_wrapper()
 
 
 def palette_indices(face_colours: np.ndarray):
@@ -100,12 +94,66 @@ def export_3mf(mesh: ColouredMesh, stream, title: str = "fabricate model", sourc
         mesh = mesh.with_face_colours_from_vertices()
     metadata = _metadata(title, source, extra_metadata, slicer_parts)
     settings_parts = slicer_parts.extra_files(OBJECT_ID, title, len(faces)) if slicer_parts is not None else {}
+    palette, colour = palette_indices(mesh.face_colours) if mesh.face_colours is not None else (None, None)
+    _write_package(stream, [_MeshObject(OBJECT_ID, title, vertices, faces, colour)], [], [OBJECT_ID], palette,
+                   COLOUR_GROUP_ID, metadata, slicer_parts, settings_parts)
+
+
+def export_plate_3mf(plate, stream, title: Optional[str] = None, source: Optional[str] = None,
+                     extra_metadata: Optional[dict] = None) -> None:
+    """Write a plate of several objects (fabricate.export.plate.Plate) as a 3MF into ``stream``.
+
+    Every judged part keeps its name, colours and place: its vertices are already plate
+    coordinates, so build items carry no transform. An object of one part is one mesh
+    object; an object of several is a components object over one mesh object per part,
+    as the 3MF core specification builds assemblies. Parts that are not judged (beam
+    lattices, modifiers, supports) are not written: fabricate cannot write them as they were.
+    A plate of one object of one part is laid out as :func:`export_3mf` lays out its mesh.
+    """
+    written = [(obj, obj.checked_parts) for obj in plate.objects if obj.checked_parts]
+    coloured = [part.mesh.face_colours for _, parts in written for part in parts if part.mesh.face_colours is not None]
+    palette, index = palette_indices(np.concatenate(coloured)) if coloured else (None, None)
+    meshes, assemblies, build, start = [], [], [], 0
+    for obj, parts in written:
+        first_id = len(meshes) + len(assemblies) + 1
+        for offset, part in enumerate(parts):
+            faces = np.asarray(part.mesh.faces, np.int64).reshape(-1, 3)
+            vertices = np.asarray(part.mesh.vertices, np.float32)
+            _check_triangles(faces, len(vertices))
+            colour = None
+            if part.mesh.face_colours is not None:
+                colour, start = index[start:start + len(faces)], start + len(faces)
+            meshes.append(_MeshObject(first_id + offset, obj.name if len(parts) == 1 else part.name, vertices, faces,
+                                      colour))
+        if len(parts) > 1:
+            assemblies.append((first_id + len(parts), obj.name, list(range(first_id, first_id + len(parts)))))
+        build.append(first_id + len(parts) if len(parts) > 1 else first_id)
+    title = title or plate.title or "fabricate plate"
+    _write_package(stream, meshes, assemblies, build, palette, len(meshes) + len(assemblies) + 1,
+                   _metadata(title, source, extra_metadata, None), None, {})
+
+
+@dataclass
+class _MeshObject:
+    """One mesh object resource: float32 vertices, triangles, and each triangle's palette index (or None)."""
+
+    object_id: int
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    colour: Optional[np.ndarray]
+
+
+def _write_package(stream, meshes: list, assemblies: list, build: list, palette, colour_group_id: int, metadata,
+                   slicer_parts, settings_parts: dict) -> None:
+    """The package: content types, relationships, the streamed model part, then the settings parts."""
+    triangle_count = sum(len(m.faces) for m in meshes)
     extensions = {"rels", "model"} | {name.rsplit(".", 1)[-1] for name in settings_parts}
     with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as package:
         package.writestr("[Content_Types].xml", _content_types(extensions))
         package.writestr("_rels/.rels", _relationships())
-        with package.open(MODEL_PART, "w", force_zip64=len(faces) > ZIP64_TRIANGLES) as part:
-            _write_model(part, vertices, faces, mesh.face_colours, title, metadata, slicer_parts)
+        with package.open(MODEL_PART, "w", force_zip64=triangle_count > ZIP64_TRIANGLES) as part:
+            _write_model(part, meshes, assemblies, build, palette, colour_group_id, metadata, slicer_parts)
         for name, text in settings_parts.items():
             package.writestr(name, text)
 
@@ -160,8 +208,10 @@ def _relationships() -> bytes:
     return etree.tostring(relationships, xml_declaration=True, encoding="utf-8")
 
 
-def _write_model(part, vertices, faces, face_colours, title, metadata, slicer_parts) -> None:
-    """Stream the model part: metadata, colour group, the object's vertices and triangles, the build."""
+def _write_model(part, meshes: list, assemblies: list, build: list, palette, colour_group_id: int, metadata,
+                 slicer_parts) -> None:
+    """Stream the model part: metadata, colour group, each mesh object's vertices and triangles, the
+    components objects (id, name, part ids), the build."""
     # Unprefixed tags are written as given, so they fall in the default (core) namespace.
     nsmap = {None: CORE_NAMESPACE, "m": MATERIAL_NAMESPACE}
     if slicer_parts is not None:
@@ -170,8 +220,6 @@ def _write_model(part, vertices, faces, face_colours, title, metadata, slicer_pa
         if ":" in name:
             prefix = name.split(":", 1)[0]
             nsmap.setdefault(prefix, METADATA_NAMESPACE + prefix)
-    palette, colour = palette_indices(face_colours) if face_colours is not None else (None, None)
-    object_colour, suffix_table, suffix_index = _triangle_attributes(len(faces), colour, slicer_parts)
     with etree.xmlfile(part, encoding="utf-8") as xml:
         xml.write_declaration()
         with xml.element("model", {"unit": "millimeter", "xml:lang": "en-US"}, nsmap=nsmap):
@@ -180,23 +228,37 @@ def _write_model(part, vertices, faces, face_colours, title, metadata, slicer_pa
                     xml.write(value)
             with xml.element("resources"):
                 if palette is not None:
-                    with xml.element(f"{{{MATERIAL_NAMESPACE}}}colorgroup", id=str(COLOUR_GROUP_ID)):
+                    with xml.element(f"{{{MATERIAL_NAMESPACE}}}colorgroup", id=str(colour_group_id)):
                         _write_rows(xml, part, '<m:color color="#%02X%02X%02XFF"/>', len(palette),
                                     lambda rows: palette[rows].ravel().tolist())
-                with xml.element("object", {"id": str(OBJECT_ID), "name": title, "type": "model", **object_colour}):
-                    with xml.element("mesh"):
-                        with xml.element("vertices"):
-                            # Nine significant digits read back as exactly the same float32.
-                            _write_rows(xml, part, '<vertex x="%.9g" y="%.9g" z="%.9g"/>', len(vertices),
-                                        lambda rows: vertices[rows].astype(np.float64).ravel().tolist())
-                        with xml.element("triangles"):
-                            _write_rows(xml, part, '<triangle v1="%d" v2="%d" v3="%d"%s/>', len(faces),
-                                        lambda rows: _triangle_values(faces[rows], suffix_table, suffix_index[rows]))
+                for mesh in meshes:
+                    _write_mesh_object(xml, part, mesh, colour_group_id, slicer_parts)
+                for object_id, name, part_ids in assemblies:
+                    with xml.element("object", {"id": str(object_id), "name": name, "type": "model"}):
+                        with xml.element("components"):
+                            for part_id in part_ids:
+                                xml.write(etree.Element("component", objectid=str(part_id)))
             with xml.element("build"):
-                xml.write(etree.Element("item", objectid=str(OBJECT_ID)))
+                for object_id in build:
+                    xml.write(etree.Element("item", objectid=str(object_id)))
 
 
-def _triangle_attributes(triangle_count: int, colour, slicer_parts):
+def _write_mesh_object(xml, part, mesh: _MeshObject, colour_group_id: int, slicer_parts) -> None:
+    vertices, faces = mesh.vertices, mesh.faces
+    object_colour, suffix_table, suffix_index = _triangle_attributes(len(faces), mesh.colour, colour_group_id,
+                                                                     slicer_parts)
+    with xml.element("object", {"id": str(mesh.object_id), "name": mesh.name, "type": "model", **object_colour}):
+        with xml.element("mesh"):
+            with xml.element("vertices"):
+                # Nine significant digits read back as exactly the same float32.
+                _write_rows(xml, part, '<vertex x="%.9g" y="%.9g" z="%.9g"/>', len(vertices),
+                            lambda rows: vertices[rows].astype(np.float64).ravel().tolist())
+            with xml.element("triangles"):
+                _write_rows(xml, part, '<triangle v1="%d" v2="%d" v3="%d"%s/>', len(faces),
+                            lambda rows: _triangle_values(faces[rows], suffix_table, suffix_index[rows]))
+
+
+def _triangle_attributes(triangle_count: int, colour, colour_group_id: int, slicer_parts):
     """The object's own colour property, and the attributes after each triangle's vertex indices.
 
     Returns
@@ -211,9 +273,9 @@ def _triangle_attributes(triangle_count: int, colour, slicer_parts):
     object_colour, table, index = {}, [""], np.zeros(triangle_count, np.int64)
     if colour is not None and triangle_count:
         default = int(colour[0])
-        object_colour = {"pid": str(COLOUR_GROUP_ID), "pindex": str(default)}
+        object_colour = {"pid": str(colour_group_id), "pindex": str(default)}
         # A triangle of the object's own colour inherits it and needs no property of its own.
-        table = ["" if k == default else f' pid="{COLOUR_GROUP_ID}" p1="{k}"' for k in range(int(colour.max()) + 1)]
+        table = ["" if k == default else f' pid="{colour_group_id}" p1="{k}"' for k in range(int(colour.max()) + 1)]
         index = colour
     if slicer_parts is not None:
         paint_table, filament = slicer_parts.triangle_attributes()
@@ -245,83 +307,17 @@ def _write_rows(xml, part, template: str, count: int, values_of) -> None:
 
 
 def read_3mf(path) -> ColouredMesh:
-    """Read every mesh object placed on the build plate of a 3MF into one mesh.
+    """Every solid a 3MF prints, merged into one mesh in millimetres (previews, single-mesh formats).
 
-    Build-item transforms are applied; colour-group and base-material colours become
-    ``face_colours``. Metadata names and values go to ``metadata``.
+    Read by fabricate/export/read3mf.py (components, build transforms, units, colours);
+    metadata keeps each name without its namespace prefix ("SourcePhoto"). For the objects
+    one by one, use :func:`fabricate.export.read3mf.read_plate`.
     """
-    lib3mf, wrapper = _wrapper()
-    model = wrapper.CreateModel()
-    reader = model.QueryReader("3mf")
-    try:
-        reader.ReadFromFile(str(path))
-    except Exception as exc:
-        raise InputError(f"{path} is not a readable 3MF file ({exc})") from None
-    all_v, all_f, all_c = [], [], []
-    offset = 0
-    items = model.GetBuildItems()
-    while items.MoveNext():
-        item = items.GetCurrent()
-        resource = item.GetObjectResource()
-        if not resource.IsMeshObject():
-            raise InputError(f"{path}: component objects are not supported; export the model as one mesh")
-        obj = model.GetMeshObjectByID(resource.GetResourceID())
-        vertices, faces, properties = _mesh_arrays(lib3mf, wrapper, obj)
-        t = item.GetObjectTransform()
-        matrix = np.array([[t.Fields[r][c] for c in range(3)] for r in range(4)], np.float64)
-        vertices = vertices @ matrix[:3] + matrix[3]
-        all_v.append(vertices)
-        all_f.append(faces + offset)
-        all_c.append(_face_colours(model, properties, lib3mf))
-        offset += len(vertices)
-    if not all_v:
+    from fabricate.export.read3mf import read_plate
+
+    plate = read_plate(path)
+    if not plate.objects:
         raise InputError(f"{path}: the 3MF has no object on its build plate")
-    metadata = {}
-    group = model.GetMetaDataGroup()
-    for i in range(group.GetMetaDataCount()):
-        entry = group.GetMetaData(i)
-        metadata[entry.GetName()] = entry.GetValue()
-    metadata["unit"] = str(model.GetUnit())
-    colours = None if any(c is None for c in all_c) else np.concatenate(all_c)
-    return ColouredMesh(np.concatenate(all_v), np.concatenate(all_f), None, colours, metadata)
-
-
-def _mesh_arrays(lib3mf, wrapper, obj):
-    n, m = obj.GetVertexCount(), obj.GetTriangleCount()
-    vertices = np.zeros((n, 3), np.float32)
-    faces = np.zeros((m, 3), np.uint32)
-    properties = np.zeros((m, 4), np.uint32)
-    needed = ctypes.c_uint64(0)
-    wrapper.checkError(obj, wrapper.lib.lib3mf_meshobject_getvertices(
-        obj._handle, ctypes.c_uint64(n), needed, (lib3mf.Position * n).from_buffer(vertices)))
-    wrapper.checkError(obj, wrapper.lib.lib3mf_meshobject_gettriangleindices(
-        obj._handle, ctypes.c_uint64(m), needed, (lib3mf.Triangle * m).from_buffer(faces)))
-    wrapper.checkError(obj, wrapper.lib.lib3mf_meshobject_getalltriangleproperties(
-        obj._handle, ctypes.c_uint64(m), needed, (lib3mf.TriangleProperties * m).from_buffer(properties)))
-    return vertices.astype(np.float64), faces.astype(np.int64), properties
-
-
-def _face_colours(model, properties: np.ndarray, lib3mf=None):
-    """Colours of the triangles' first property, from colour groups or base materials."""
-    if len(properties) == 0 or not properties[:, 0].any():
-        return None
-    colours = np.full((len(properties), 3), 200, np.uint8)
-    for resource_id in np.unique(properties[:, 0]):
-        if resource_id == 0:
-            continue
-        rows = properties[:, 0] == resource_id
-        kind = model.GetPropertyTypeByID(int(resource_id))
-        if kind == lib3mf.PropertyType.Colors:
-            group = model.GetColorGroupByID(int(resource_id))
-            lookup = group.GetColor
-        elif kind == lib3mf.PropertyType.BaseMaterial:
-            group = model.GetBaseMaterialGroupByID(int(resource_id))
-            lookup = group.GetDisplayColor
-        else:
-            continue
-        ids = np.array(group.GetAllPropertyIDs(), np.int64)
-        table = np.array([[c.Red, c.Green, c.Blue] for c in map(lookup, ids.tolist())], np.uint8).reshape(-1, 3)
-        order = np.argsort(ids)
-        position = np.clip(np.searchsorted(ids[order], properties[rows, 1]), 0, len(ids) - 1)
-        colours[rows] = table[order][position]
-    return colours
+    mesh = plate.merged_mesh()
+    mesh.metadata = {name.rsplit(":", 1)[-1]: value for name, value in plate.metadata.items()}
+    return mesh

@@ -9,6 +9,7 @@ One adapter per hub behind `upload(package) -> url`:
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import tomllib
@@ -17,6 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+from urllib.parse import urlsplit
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError, InputError
@@ -24,6 +26,8 @@ from fabricate.hub.package import ModelPackage
 
 MANUAL_HUBS = {"printables": "https://www.printables.com/model/upload",
                "makerworld": "https://makerworld.com/en/my/models/upload"}
+#: The schemes a hub's API can be reached by; anything else would fail on every retry.
+HUB_SCHEMES = ("http", "https")
 
 
 class HubError(FabricateError):
@@ -40,6 +44,19 @@ class HubConfig:
     attempts: int = 4
     backoff_s: float = 1.0
 
+    def __post_init__(self):
+        """Refuse a configuration no upload could succeed with, at once (never retried)."""
+        scheme = urlsplit(self.base_url).scheme
+        if scheme not in HUB_SCHEMES or not urlsplit(self.base_url).netloc:
+            raise InputError(f"the hub URL {self.base_url!r} is not an http:// or https:// address "
+                             "(FABRICATE_HUB_URL or hub.toml)")
+        if not (math.isfinite(self.timeout_s) and self.timeout_s > 0):
+            raise InputError(f"the hub timeout_s must be a number above 0, got {self.timeout_s!r}")
+        if not (math.isfinite(self.backoff_s) and self.backoff_s >= 0):
+            raise InputError(f"the hub backoff_s must be a number of at least 0, got {self.backoff_s!r}")
+        if self.attempts < 1:
+            raise InputError(f"the hub attempts must be at least 1, got {self.attempts!r}")
+
     @classmethod
     def load(cls, environ=None, path: Optional[Path] = None) -> Optional["HubConfig"]:
         environ = os.environ if environ is None else environ
@@ -54,9 +71,12 @@ class HubConfig:
             values["token"] = environ["FABRICATE_HUB_TOKEN"]
         if not values.get("base_url") or not values.get("token"):
             return None
-        return cls(base_url=str(values["base_url"]).rstrip("/"), token=str(values["token"]),
-                   timeout_s=float(values.get("timeout_s", 60.0)), attempts=int(values.get("attempts", 4)),
-                   backoff_s=float(values.get("backoff_s", 1.0)))
+        try:
+            numbers = {"timeout_s": float(values.get("timeout_s", 60.0)), "attempts": int(values.get("attempts", 4)),
+                       "backoff_s": float(values.get("backoff_s", 1.0))}
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the hub settings in {path} hold a value that is not a number ({exc})") from None
+        return cls(base_url=str(values["base_url"]).rstrip("/"), token=str(values["token"]), **numbers)
 
 
 class HttpHubClient:
@@ -113,10 +133,16 @@ class ManualHubAdapter:
             raise InputError(f"unknown hub {hub!r}; choose one of {', '.join(['generic', *MANUAL_HUBS])}")
         self.hub, self.out_dir = hub, Path(out_dir)
 
+    def bundle_path(self, model_path: Path) -> Path:
+        """Where the zip for ``model_path`` is written."""
+        return self.out_dir / f"{Path(model_path).stem}-{self.hub}-upload.zip"
+
     def upload(self, package: ModelPackage) -> str:
+        """The hub's upload page, naming the zip written beside the model (never its folder: the
+        answer may leave this machine, as the web app's is)."""
         package.validate()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        target = self.out_dir / f"{Path(package.model_path).stem}-{self.hub}-upload.zip"
+        target = self.bundle_path(package.model_path)
         with atomic_open(target) as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as bundle:
             bundle.write(package.model_path, Path(package.model_path).name)
             if package.preview_path and Path(package.preview_path).is_file():
@@ -124,7 +150,7 @@ class ManualHubAdapter:
             bundle.writestr("metadata.json", json.dumps(package.metadata(), indent=2))
             bundle.writestr("README.txt", f"Upload {Path(package.model_path).name} at {MANUAL_HUBS[self.hub]} "
                                           "and tick the AI-generated disclosure.\n")
-        return f"{MANUAL_HUBS[self.hub]}#package={target}"
+        return f"{MANUAL_HUBS[self.hub]}#package={target.name}"
 
 
 def _detail(response) -> str:

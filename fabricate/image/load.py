@@ -11,11 +11,16 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fabricate.errors import InputError, NotFound, TooLarge, TooSmall, UnsupportedFormat
+from fabricate.schema import without_control_characters
 
 #: Refuse larger images: they are decompression bombs or needlessly slow.
 MAX_PIXELS = 40_000_000
 #: Refuse smaller images: too little detail to reconstruct anything.
 MIN_SIDE = 64
+
+#: The photo formats fabricate reads, by what Pillow detects in the bytes (never the name), and the
+#: file extension each is stored under. One rule for the CLI, the library and the web API.
+PHOTO_FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp"}
 
 # Pillow's own guard raises at 2x its limit; we check the size ourselves first.
 Image.MAX_IMAGE_PIXELS = None
@@ -80,6 +85,8 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
             raise NotFound(f"photo not found: {path}")
         stream = open(path, "rb")
         name = name or os.path.basename(path)
+    # The name ends up in titles, XML and slicer configs: no control characters there.
+    name = without_control_characters(name) or "photo"
     with stream:
         try:
             with warnings.catch_warnings():
@@ -89,6 +96,8 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
             raise UnsupportedFormat(f"{name} is not an image (expected JPEG, PNG or WebP)") from None
         except Exception as exc:  # pillow raises many types on garbage headers
             raise UnsupportedFormat(f"{name} is not a readable image ({exc})") from None
+        if image.format not in PHOTO_FORMATS:
+            raise UnsupportedFormat(f"{name}: {image.format} photos are not supported; use JPEG, PNG or WebP")
         width, height = image.size
         if width * height > MAX_PIXELS:
             raise TooLarge(

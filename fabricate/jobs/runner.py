@@ -1,8 +1,13 @@
 """Run jobs outside the web server's event loop, in a bounded pool of worker processes."""
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -13,6 +18,11 @@ from fabricate.jobs.store import JobStore
 from fabricate.progress import STAGES
 
 log = logging.getLogger("fabricate.jobs")
+
+#: How often a worker checks that the server that started it is still alive.
+PARENT_CHECK_S = 0.5
+#: prctl(2) option: the signal the kernel sends this process when its parent dies.
+PR_SET_PDEATHSIG = 1
 
 #: Share of the whole job each stage takes (measured at resolution 256; printing includes the final check).
 STAGE_WEIGHTS = {"image": 5, "reconstruct": 10, "mesh": 25, "color": 3, "printing": 42, "export": 15}
@@ -72,6 +82,31 @@ def run_job(data_dir: str, job_id: str) -> str:
         return "failed"
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when the server ``parent_pid`` does, however the server ends.
+
+    A worker outliving a killed server (SIGKILL runs no clean-up) holds its memory and, after a
+    quick restart, builds beside the new server's workers. On Linux the kernel sends SIGKILL
+    the moment the parent goes (PR_SET_PDEATHSIG; the pool creates its workers from the event
+    loop's thread, which lives as long as the server); a watchdog thread that sees the
+    parent pid change covers other systems and a parent that died before this ran.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still works
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
 class JobRunner:
     """A pool of ``workers`` processes; extra jobs wait in submission order."""
 
@@ -81,7 +116,8 @@ class JobRunner:
         self.store = store
         self.workers = workers
         # Spawned (not forked) workers: the server's threads and sockets are not copied.
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=die_with_parent, initargs=(os.getpid(),))
 
     def submit(self, job_id: str) -> None:
         self.pool.submit(run_job, str(self.store.data_dir), job_id)

@@ -5,10 +5,15 @@ timeout makes that safe. Job ids are random 128-bit tokens (unguessable), and
 files inside a job folder have fixed names: uploaded names are never paths.
 A job keeps 1-8 photos (``photo-1.png``, ...); jobs stored before several photos
 were possible have one ``photo.<ext>`` and no ``photos`` column value, and still load.
+
+Every value is written as strict JSON (no NaN or Infinity: the page and other clients could not
+read it) and read back strictly; a row that cannot be read (written by an older version, or
+damaged) loads as a failed job saying so, so that one bad record never breaks the job list.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import shutil
@@ -16,7 +21,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from fabricate.atomic import write_bytes_atomic
 
@@ -54,6 +59,49 @@ CREATE TABLE IF NOT EXISTS job_events (
 );
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events(job_id, seq);
 """
+
+
+class DamagedRecord(ValueError):
+    """A stored job row that cannot be read as a job."""
+
+
+def to_json(value: Any) -> str:
+    """``value`` as strict JSON; ValueError naming where a non-finite number sits."""
+    where = non_finite_at(value)
+    if where is not None:
+        raise ValueError(f"{where or 'the value'} is not a finite number")
+    return json.dumps(value, allow_nan=False)
+
+
+def non_finite_at(value: Any, path: str = "") -> Optional[str]:
+    """The dotted path of the first NaN or infinity inside ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found = non_finite_at(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def _refuse_constant(name: str):
+    raise DamagedRecord(f"it holds {name}")
+
+
+def from_json(text: Optional[str], kind: type, column: str):
+    """A stored column read strictly as ``kind`` (dict or list); None stays None."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except DamagedRecord as exc:
+        raise DamagedRecord(f"{column}: {exc}") from None
+    except (ValueError, TypeError):
+        raise DamagedRecord(f"{column} is not JSON") from None
+    if not isinstance(value, kind):
+        raise DamagedRecord(f"{column} is not a {kind.__name__}")
+    return value
 
 
 def default_data_dir() -> Path:
@@ -132,6 +180,7 @@ class JobStore:
         """A queued job keeping ``photos`` (in order; the first is the front) and its ``options``."""
         if not photos:
             raise ValueError("a job needs at least one photo")
+        stored_options = to_json(options)  # before any file is written: a bad value stores nothing
         job_id = secrets.token_urlsafe(16)
         folder = self.job_dir(job_id)
         folder.mkdir(parents=True)
@@ -143,7 +192,7 @@ class JobStore:
         with self._connect() as db:
             db.execute("INSERT INTO jobs (id, status, progress, photo_name, photo_file, photos, options, created_at) "
                        "VALUES (?, 'queued', 0, ?, ?, ?, ?, ?)",
-                       (job_id, kept[0]["name"], kept[0]["file"], json.dumps(kept), json.dumps(options), time.time()))
+                       (job_id, kept[0]["name"], kept[0]["file"], to_json(kept), stored_options, time.time()))
         return self.get(job_id)
 
     def get(self, job_id: str) -> Optional[Job]:
@@ -194,7 +243,7 @@ class JobStore:
         with self._connect() as db:
             changed = db.execute("UPDATE jobs SET status = 'succeeded', progress = 100, stage = 'export', "
                                  "result = ?, stage_seconds = ?, finished_at = ? WHERE id = ?",
-                                 (json.dumps(result), json.dumps(stage_seconds), time.time(), job_id)).rowcount
+                                 (to_json(result), to_json(stage_seconds), time.time(), job_id)).rowcount
             if changed:
                 self._log(db, job_id, "succeeded", "export", 100.0)
 
@@ -226,10 +275,16 @@ class JobStore:
         return deleted == 1
 
     def recover_after_restart(self) -> list:
-        """Fail jobs a previous server left running; return the ids still queued (to run again)."""
+        """Fail jobs a previous server left running, and damaged ones; return the ids still queued (to run again)."""
         for job in self.list("running"):
-            self.fail(job.id, "interrupted by a server restart; build it again", only_if=("running",))
-        return [job.id for job in self.list("queued")]
+            self.fail(job.id, job.error or "interrupted by a server restart; build it again", only_if=("running",))
+        waiting = []
+        for job in self.list("queued"):
+            if job.status == "queued":
+                waiting.append(job.id)
+            else:  # a damaged record: record why it will never run
+                self.fail(job.id, job.error, only_if=("queued",))
+        return waiting
 
     def result_path(self, job: Job, name: str) -> Optional[Path]:
         if name not in RESULT_FILES or job.status != "succeeded":
@@ -239,11 +294,36 @@ class JobStore:
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
+        """The job a row holds, or a failed job saying the row is damaged (never an exception)."""
+        try:
+            return JobStore._read_job(row)
+        except DamagedRecord as exc:
+            return Job(id=row["id"], status="failed", stage=None, progress=0.0,
+                       error=f"this job's stored record is damaged ({exc}); delete it and build it again",
+                       photo_name=str(row["photo_name"]), photo_file=str(row["photo_file"]), options={}, result=None,
+                       created_at=_finite_or_zero(row["created_at"]))
+
+    @staticmethod
+    def _read_job(row: sqlite3.Row) -> Job:
+        if row["status"] not in STATUSES:
+            raise DamagedRecord(f"unknown status {row['status']!r}")
+        for column in ("progress", "created_at", "started_at", "finished_at"):
+            value = row[column]
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                raise DamagedRecord(f"{column} is not a finite number")
+        if row["progress"] is None or row["created_at"] is None:
+            raise DamagedRecord("progress or created_at is missing")
+        photos = from_json(row["photos"], list, "photos")
+        if photos is not None and not all(isinstance(p, dict) and {"name", "file"} <= set(p) for p in photos):
+            raise DamagedRecord("photos does not list each photo's name and file")
         return Job(id=row["id"], status=row["status"], stage=row["stage"], progress=row["progress"],
                    error=row["error"], photo_name=row["photo_name"], photo_file=row["photo_file"],
-                   options=json.loads(row["options"]), result=json.loads(row["result"]) if row["result"] else None,
-                   stage_seconds=json.loads(row["stage_seconds"]) if row["stage_seconds"] else {},
+                   options=from_json(row["options"], dict, "options"), result=from_json(row["result"], dict, "result"),
+                   stage_seconds=from_json(row["stage_seconds"], dict, "stage_seconds") or {},
                    share_url=row["share_url"], created_at=row["created_at"], started_at=row["started_at"],
                    finished_at=row["finished_at"],
-                   photos=json.loads(row["photos"]) if row["photos"]
-                   else [{"name": row["photo_name"], "file": row["photo_file"]}])
+                   photos=photos or [{"name": row["photo_name"], "file": row["photo_file"]}])
+
+
+def _finite_or_zero(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0.0

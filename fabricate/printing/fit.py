@@ -6,15 +6,18 @@ from typing import Optional
 
 import numpy as np
 
-from fabricate.errors import InputError
+from fabricate.errors import InputError, TooSmall
 from fabricate.mesh.coloured_mesh import ColouredMesh
 from fabricate.manifold import as_manifold
+from fabricate.mesh.validate import BED_TOLERANCE_MM
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
 ORIENTATIONS = ("photo", "stable", "least-support")
 #: The flat-base cut takes at most this share of the model's height.
 MAX_BASE_CUT = 0.3
+#: A side thinner than this many nozzle widths cannot be laid down as two walls: the smallest model.
+MIN_SIDE_NOZZLE_WIDTHS = 2.0
 
 
 @dataclass
@@ -140,6 +143,15 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
                 f"at {height_mm:g} mm tall the model would be {size[0]:.0f} x {size[1]:.0f} x {size[2]:.0f} mm, "
                 f"larger than the {printer.name}'s usable {usable[0]:.0f} x {usable[1]:.0f} x {usable[2]:.0f} mm; "
                 f"the largest height that fits is {float(mesh.extents[2]) * limit:.0f} mm")
+    thinnest = MIN_SIDE_NOZZLE_WIDTHS * printer.nozzle_diameter_mm
+    smallest_scale = thinnest / float(mesh.extents.min())
+    if scale < smallest_scale:
+        size = mesh.extents * scale
+        raise TooSmall(
+            f"at {float(mesh.extents[2]) * scale:.3g} mm tall the model would be {size[0]:.2g} x {size[1]:.2g} x "
+            f"{size[2]:.2g} mm, thinner than the {thinnest:g} mm ({MIN_SIDE_NOZZLE_WIDTHS:g} x the "
+            f"{printer.nozzle_diameter_mm:g} mm nozzle) a side needs; the smallest height is "
+            f"{float(mesh.extents[2]) * smallest_scale:.1f} mm")
     placed = mesh.transformed(_homogeneous(np.eye(3) * scale))
     lo, hi = placed.bounds
     shift = np.zeros(3)
@@ -150,6 +162,27 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
                        rotation_z_deg=best, size_mm=[round(float(x), 2) for x in placed.extents],
                        usable_mm=[round(float(x), 2) for x in usable], base_cut_mm=round(cut_units * scale, 2))
     return placed, report
+
+
+@dataclass(frozen=True)
+class BuildVolume:
+    """A printer's build volume as the mesh stage's plate check takes it (see validate_plate)."""
+
+    printer: PrinterProfile
+    tolerance: float = BED_TOLERANCE_MM
+
+    @property
+    def name(self) -> str:
+        return self.printer.id
+
+    def problem(self, mesh: ColouredMesh):
+        """Why ``mesh`` does not fit (outside the volume or below the bed), or None."""
+        if inside_build_volume(mesh, self.printer, self.tolerance):
+            return None
+        x0, y0 = self.printer.bed_origin_mm
+        sx, sy, sz = self.printer.build_volume_mm
+        return (f"outside the {self.printer.id} build volume (x {x0:g} to {x0 + sx:g}, y {y0:g} to {y0 + sy:g}, "
+                f"z 0 to {sz:g} mm)")
 
 
 def inside_build_volume(mesh: ColouredMesh, printer: PrinterProfile, tolerance: float = 1e-3) -> bool:

@@ -4,9 +4,10 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -14,6 +15,33 @@ from fabricate.errors import InputError
 
 #: Where the bundled profiles live; FABRICATE_PRINTER_PROFILES points elsewhere.
 PROFILE_DIR = Path(os.environ.get("FABRICATE_PRINTER_PROFILES", Path(__file__).resolve().parents[2] / "printer_profiles"))
+
+
+#: The build plate the slicers' settings assume (Bambu Studio / OrcaSlicer `curr_bed_type`): the
+#: textured PEI sheet every current Bambu Lab printer ships with, and the common sheet elsewhere.
+DEFAULT_BED_TYPE = "Textured PEI Plate"
+
+
+@dataclass(frozen=True)
+class SlicerPresets:
+    """A slicer's own system presets for a printer, by their exact names (the `[slicer_presets]` table).
+
+    Bambu Studio and OrcaSlicer build a 3MF's settings on the system presets it names and
+    reset every key not listed as changed to the system value (fabricate/export/SLICER_READERS.md).
+    """
+
+    source: str
+    #: `printer_settings_id`, e.g. "Bambu Lab X1 Carbon 0.4 nozzle".
+    printer: str
+    printer_model: str
+    #: `print_settings_id` -> its layer height in mm.
+    print_layer_heights: dict
+    #: Our material -> `filament_settings_id`; a material the vendor has no preset for is absent.
+    filament_by_material: dict
+
+    def print_preset(self, layer_height: float) -> str:
+        """The print preset whose layer height is nearest ``layer_height`` (the first listed on a tie)."""
+        return min(self.print_layer_heights, key=lambda name: abs(self.print_layer_heights[name] - layer_height))
 
 
 @dataclass(frozen=True)
@@ -33,6 +61,8 @@ class PrinterProfile:
     multi_material: str
     heated_bed: bool
     source: str
+    slicer_presets: Optional[SlicerPresets] = None
+    bed_type: str = DEFAULT_BED_TYPE
 
     @property
     def name(self) -> str:
@@ -59,7 +89,7 @@ class PrinterProfile:
         return [(x0, y0), (x0 + sx, y0), (x0 + sx, y0 + sy), (x0, y0 + sy)]
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"name": self.name}
+        return asdict(self) | {"name": self.name}
 
 
 def _parse(path: Path) -> PrinterProfile:
@@ -73,13 +103,23 @@ def _parse(path: Path) -> PrinterProfile:
             nozzle_diameter_mm=float(data["nozzle_diameter_mm"]), margin_xy_mm=float(data["margin_xy_mm"]),
             margin_z_mm=float(data["margin_z_mm"]), filament_slots=int(data["filament_slots"]),
             multi_material=str(data["multi_material"]), heated_bed=bool(data["heated_bed"]),
-            source=str(data["source"]))
+            source=str(data["source"]), slicer_presets=_slicer_presets(data.get("slicer_presets")),
+            bed_type=str(data.get("bed_type", DEFAULT_BED_TYPE)))
     except KeyError as missing:
         raise ValueError(f"printer profile {path.name} lacks the key {missing}") from None
     if profile.id != path.stem or profile.bed_shape not in ("rectangular", "circular") \
             or len(profile.build_volume_mm) != 3 or min(profile.build_volume_mm) <= 0:
         raise ValueError(f"printer profile {path.name} is inconsistent")
     return profile
+
+
+def _slicer_presets(table: Optional[dict]) -> Optional[SlicerPresets]:
+    if table is None:
+        return None
+    return SlicerPresets(source=str(table["source"]), printer=str(table["printer"]),
+                         printer_model=str(table["printer_model"]),
+                         print_layer_heights={str(k): float(v) for k, v in table["print"].items()},
+                         filament_by_material={str(k): str(v) for k, v in table.get("filament", {}).items()})
 
 
 @lru_cache(maxsize=4)

@@ -31,6 +31,31 @@ PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class MaterialFigures:
+    """Typical figures of one filament material, as spools print them, in the slicers' units."""
+
+    nozzle_c: int
+    nozzle_first_layer_c: int
+    bed_c: int
+    bed_first_layer_c: int
+    density_g_cm3: float
+
+
+#: Nozzle and bed temperatures (first layer a little hotter where it helps adhesion) and density
+#: (so slicers can report grams) of each material: the one table every slicer's settings use.
+MATERIAL_FIGURES = {
+    "PLA": MaterialFigures(215, 220, 60, 65, 1.24),
+    "PETG": MaterialFigures(240, 245, 80, 80, 1.27),
+    "ABS": MaterialFigures(255, 260, 100, 100, 1.04),
+    "ASA": MaterialFigures(260, 265, 100, 100, 1.07),
+    "TPU": MaterialFigures(225, 225, 50, 50, 1.21),
+    "PLA-CF": MaterialFigures(220, 225, 60, 65, 1.29),
+    "PETG-CF": MaterialFigures(245, 250, 80, 80, 1.30),
+}
+FILAMENT_DIAMETER_MM = 1.75
+
+
 @dataclass
 class Filament:
     """One spool: its colour (#RRGGBB) and material."""

@@ -5,7 +5,10 @@ at voxel scale onto a (u, z) image whose signed distance to the silhouette, read
 every sample's projection, bounds the solid; the maximum over photos is the hull's
 distance function (1-Lipschitz, so whole 8^3 blocks are kept or discarded from their
 centre sample alone). Rounding, where it applies, bounds the depth along each view
-by that photo's Poisson inflation (see :func:`rounding_terms`).
+by that photo's Poisson inflation (see :func:`rounding_terms`), as strongly as the
+views leave the hull's corners uncarved (:func:`rounding_strength`); those depth
+bounds are kept about 1-Lipschitz too (:func:`_depth_bound`), so culling misses no
+surface and the mesh comes out closed without repair.
 
 Voxel frame: the one the view labels define (x the right of a photo from the front, y
 away from it, z up), so the same photos in any order give the same volume; a front
@@ -15,6 +18,7 @@ photo given (rotation included), so evaluation can put the model where that came
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable, Optional, Sequence
 
 import cv2
@@ -35,12 +39,15 @@ BLOCK_REACH = math.sqrt(3) * BLOCK / 2
 BATCH_BLOCKS = 2048
 #: Views whose directions differ by less than this (sine of the angle) do not bound each other's depth.
 MIN_CROSSING_SINE = 0.2
-#: Rounding strength by default (0 = the plain hull; see rounding_terms). Measured on 32 rendered
-#: training meshes (8 train + 24 corpus), 4 level handheld views, resolution 128, mean F@2:
-#: hull 0.651, rounding 0.5 everywhere 0.698, shading-weighted 1.0 0.702, shading-weighted 0.5
-#: 0.703 (one photo 0.451); the shading-weighted 0.5 keeps boxes (pallet 0.99 -> 0.97, van-like
-#: bus 0.97 -> 0.93, where rounding everywhere gives 0.73 and 0.87).
-DEFAULT_ROUNDING = 0.5
+#: Rounding strength where the views leave the hull square corners (view directions 90 degrees
+#: apart: front/left/back/right or any 2-4 of them); 0 = the plain hull, 1 = each view's depth
+#: all the way to its shading-weighted inflation. Views closer together scale it down (see
+#: rounding_strength, which has the training-mesh figures it was chosen from).
+DEFAULT_ROUNDING = 1.0
+#: Scale the rounding by how sharp the corners the views leave in the hull are (rounding_strength).
+ROUND_BY_VIEW_GAP = True
+#: The view gap DEFAULT_ROUNDING is meant for (degrees): square hull corners.
+SQUARE_GAP_DEG = 90.0
 #: Round only where the photo's shading across a row looks curved (see shading_cue).
 ROUND_FROM_SHADING = True
 #: Relative luminance variation across a row (std / mean) at which shading counts as fully curved.
@@ -49,6 +56,12 @@ CURVED_SHADING_VARIATION = 0.1
 MIN_CUE_PIXELS = 8
 #: A depth bound's distance is divided by its slab's slope, but by no less than this.
 MIN_SLOPE = 0.02
+#: Outlines are rasterised this many times finer than the voxels (see Silhouette).
+SILHOUETTE_SUPERSAMPLE = 4
+#: Per-layer quantities of the rounding (depth scale, shading cue) are smoothed over this share of
+#: the height: computed layer by layer they jump between neighbouring layers and leave ridges on the
+#: surface, one per voxel layer, that would print as ridges too.
+LAYER_SMOOTHING = 0.02
 
 
 class ViewGrid:
@@ -98,11 +111,45 @@ class ViewGrid:
             [0.0, 0.0, 0.0, 1.0]])
 
 
-def silhouette_distance(mask: np.ndarray) -> np.ndarray:
-    """Signed distance to a silhouette's outline in its own pixels (negative inside), lightly smoothed
-    so walls are not voxel staircases."""
-    outline = ndimage.distance_transform_edt(~mask) - ndimage.distance_transform_edt(mask)
-    return cv2.GaussianBlur(outline.astype(np.float32), (0, 0), 0.75)
+class Silhouette:
+    """One photo's outline on the view's (u, z) image, located to a fraction of a voxel.
+
+    The outline is rasterised :data:`SILHOUETTE_SUPERSAMPLE` times finer than the voxels
+    (from the soft matte) and its signed distance and per-layer extents are averaged back
+    to voxel spacing: from a voxel-sized raster, an outline that slopes gently moves in
+    whole-voxel steps, and every step would stand on the surface as a ridge.
+
+    Attributes
+    ----------
+    mask : (n_u, n_z) bool
+        The silhouette at voxel spacing.
+    distance : (n_u, n_z) float32
+        Signed distance to the outline in voxels, negative inside.
+    u_min, u_max : (n_z,) float
+        Per layer, the outermost u (object units) it covers (inf and -inf on empty layers).
+    """
+
+    def __init__(self, grid: ViewGrid, foreground, pose: ViewPose):
+        s = SILHOUETTE_SUPERSAMPLE
+        fine_step = grid.step / s
+        shift = (s - 1) / 2 * fine_step  # fine sample centres average to the voxel sample's centre
+        soft = np.where(foreground.mask, foreground.alpha, 0.0).astype(np.float32)
+        n_u, n_z = grid.n_u, grid.shape[2]
+        fine = resample_view(soft, pose, -grid.reach - shift, fine_step, n_u * s, grid.z0() - shift, n_z * s) >= 0.5
+        outline = (ndimage.distance_transform_edt(~fine) - ndimage.distance_transform_edt(fine)) / s
+        self.distance = outline.reshape(n_u, s, n_z, s).mean((1, 3)).astype(np.float32)
+        self.mask = self.distance < 0
+        u = np.arange(n_u * s) * fine_step - grid.reach - shift
+        rows = fine.any(0)
+        first = np.where(rows, u[np.argmax(fine, axis=0)] - fine_step / 2, np.nan)
+        last = np.where(rows, u[n_u * s - 1 - np.argmax(fine[::-1], axis=0)] + fine_step / 2, np.nan)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty layer's mean is NaN: handled below
+            u_min = np.nanmean(first.reshape(n_z, s), axis=1)
+            u_max = np.nanmean(last.reshape(n_z, s), axis=1)
+        empty = np.isnan(u_min)
+        self.u_min = np.where(empty, np.inf, u_min)
+        self.u_max = np.where(empty, -np.inf, u_max)
 
 
 def read_rows(image: np.ndarray, u: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -125,7 +172,9 @@ def reconstruct_multiview(views: Sequence[PhotoView], resolution: int = 256,
     resolution
         Voxels across the object's largest extent.
     rounding
-        0 keeps the visual hull; 1 rounds every view's depth fully toward its inflation.
+        0 keeps the visual hull; 1 rounds every view's depth fully toward its inflation
+        where the views are 90 degrees apart (scaled down where they are closer, see
+        :func:`rounding_strength`).
 
     Raises
     ------
@@ -134,18 +183,21 @@ def reconstruct_multiview(views: Sequence[PhotoView], resolution: int = 256,
     """
     report = report or (lambda f: None)
     resolution = max(int(resolution), MIN_RESOLUTION)
+    if ROUND_BY_VIEW_GAP:
+        rounding = rounding_strength([v.azimuth_deg for v in views], rounding)
     alignment = align_views(views)
     report(0.25)
     grid = ViewGrid(alignment.bounds, resolution)
     thetas = [view_angle(p) for p in alignment.poses]
-    masks = [grid.view_image(v.foreground.mask, p) >= 0.5 for v, p in zip(views, alignment.poses)]
-    distances = [silhouette_distance(m) for m in masks]
+    silhouettes = [Silhouette(grid, v.foreground, p) for v, p in zip(views, alignment.poses)]
+    masks = [outline.mask for outline in silhouettes]
+    distances = [outline.distance for outline in silhouettes]
     coefficients = [grid.u_index(t) for t in thetas]
     cues = None
     if rounding > 0 and ROUND_FROM_SHADING:
         cues = [shading_cue(grid.view_image(cv2.cvtColor(v.foreground.rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), p), m)
                 for v, p, m in zip(views, alignment.poses, masks)]
-    depth_bounds = rounding_terms(grid, masks, thetas, rounding, cues)
+    depth_bounds = rounding_terms(grid, silhouettes, thetas, rounding, cues)
 
     def sdf(positions: np.ndarray) -> np.ndarray:
         i, j, k = positions[..., 0], positions[..., 1], positions[..., 2]
@@ -170,6 +222,61 @@ def reconstruct_multiview(views: Sequence[PhotoView], resolution: int = 256,
                           view_projections=projections, view_fits=alignment.fits)
 
 
+def widest_view_gap(azimuths_deg: Sequence[float]) -> float:
+    """The widest angle (degrees) between neighbouring view directions, taken as lines through the axis.
+
+    A photo and the one opposite it carve the same outline, so directions count modulo 180:
+    front, left, back, right leave 90-degree gaps; the four diagonals added, 45.
+    """
+    lines = np.unique(np.round(np.asarray(azimuths_deg, np.float64) % 180.0, 6) % 180.0)
+    gaps = np.diff(np.r_[lines, lines[0] + 180.0])
+    return float(gaps.max())
+
+
+def corner_excess(gap_deg: float) -> float:
+    """How far a visual hull's corners stand out from a round object, relative to its radius.
+
+    Views whose directions are ``gap_deg`` apart carve a cylinder of radius r into a polygon
+    circumscribing it; its corners stand ``r * (sec(gap / 2) - 1)`` out: 0.41 r for 90-degree
+    gaps (a square prism), 0.08 r for 45 (an octagon). Unbounded for gaps of 180 and more.
+    """
+    half = math.radians(min(gap_deg, 179.0)) / 2
+    return 1.0 / math.cos(half) - 1.0
+
+
+def rounding_strength(azimuths_deg: Sequence[float], rounding: float = DEFAULT_ROUNDING) -> float:
+    """``rounding`` scaled by how much of the hull's corners the views leave for rounding to cut.
+
+    Rounding guesses the part of the object the silhouettes cannot show: the corners of
+    the hull between view directions. Views 90 degrees apart leave square corners (a
+    bottle becomes a square prism) and rounding helps most; diagonal views carve those
+    corners themselves, and a guess there only trades observed outline for a smooth
+    profile. So the strength follows :func:`corner_excess` of the widest gap, relative to
+    square corners (capped at ``rounding``): 8 views 45 degrees apart get 0.2 of it, 3 views
+    120 degrees apart (60-degree gaps) 0.37, 2-4 views at right angles all of it.
+
+    Measured on training meshes (8 train + 29 corpus meshes across categories, rendered as
+    ``fabricate eval --views`` renders them, resolution 128), mean F@2 % by fixed strength
+    (one photo: 41.2):
+
+    ======  =====  =====  =====  =====  =====  =====
+    views   hull   0.2    0.25   0.5    0.75   1.0
+    ======  =====  =====  =====  =====  =====  =====
+    2       64.6          67.7   69.5   70.6   71.1
+    3       66.1          69.0   70.7   71.4   71.8
+    4       67.5          70.6   72.1   72.6   72.5
+    8       73.7   74.1   74.2   73.8          71.4
+    ======  =====  =====  =====  =====  =====  =====
+
+    so this rule (1.0 at right angles, 0.2 with the diagonals) is within 0.1 of the best
+    fixed strength at every count. The price of full rounding is on boxes the shading cue
+    misses (4 views: a long box-shaped house 86 -> 71, fandisk 74 -> 62; at 0.5: 89, 68).
+    """
+    if rounding <= 0:
+        return 0.0
+    return float(rounding * min(1.0, corner_excess(widest_view_gap(azimuths_deg)) / corner_excess(SQUARE_GAP_DEG)))
+
+
 def near_surface_blocks(shape, sdf, slack: float = 1.0):
     """Blocks whose centre sample is within reach of the surface (``sdf`` at most ``slack``-Lipschitz).
 
@@ -183,7 +290,7 @@ def near_surface_blocks(shape, sdf, slack: float = 1.0):
     return candidates, coarse
 
 
-def rounding_terms(grid: ViewGrid, masks, thetas, rounding: float, cues=None) -> list:
+def rounding_terms(grid: ViewGrid, silhouettes: Sequence[Silhouette], thetas, rounding: float, cues=None) -> list:
     """Distance functions bounding the depth along each view by that photo's inflation.
 
     Along a view's ray through silhouette pixel (u, z), the hull spans the depths the
@@ -195,7 +302,8 @@ def rounding_terms(grid: ViewGrid, masks, thetas, rounding: float, cues=None) ->
     inflation then bounds it fully, as it does for one photo.
     """
     terms = []
-    extents = [row_extents(m, grid) for m in masks]
+    extents = [(outline.u_min, outline.u_max) for outline in silhouettes]
+    masks = [outline.mask for outline in silhouettes]
     for view, (mask, theta) in enumerate(zip(masks, thetas)):
         u = (np.arange(grid.n_u) * grid.step - grid.reach)[:, None] * np.ones((1, grid.shape[2]))
         lo = np.full(mask.shape, -np.inf)
@@ -219,13 +327,25 @@ def rounding_terms(grid: ViewGrid, masks, thetas, rounding: float, cues=None) ->
             solid = mask & (hi > lo) & np.isfinite(lo) & np.isfinite(hi)
             centre = np.where(solid, (np.where(solid, lo, 0) + np.where(solid, hi, 0)) / 2, 0.0)
             hull_half = np.where(solid, (np.where(solid, hi, 0) - np.where(solid, lo, 0)) / 2, 0.0)
-            row_scale = hull_half.max(0) / np.maximum(inflation.max(0), 1e-9)
+            layers = solid.any(0)
+            sigma = LAYER_SMOOTHING * grid.shape[2]
+            row_scale = smooth_layers(hull_half.max(0) / np.maximum(inflation.max(0), 1e-9), layers, sigma)
             rounded = inflation * row_scale[None, :]
             if cues is not None:
-                strength = strength * cues[view][None, :]
+                strength = strength * smooth_layers(cues[view], layers, sigma)[None, :]
             half = hull_half - strength * np.maximum(hull_half - rounded, 0.0)
         terms.append(_depth_bound(grid, theta, centre / grid.step, half / grid.step, solid))
     return terms
+
+
+def smooth_layers(values: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """A per-layer quantity smoothed over the layers where it is defined (normalised Gaussian)."""
+    if sigma <= 0 or not valid.any():
+        return values
+    weight = valid.astype(np.float64)
+    total = ndimage.gaussian_filter1d(np.where(valid, values, 0.0) * weight, sigma, mode="nearest")
+    norm = ndimage.gaussian_filter1d(weight, sigma, mode="nearest")
+    return np.where(valid, total / np.maximum(norm, 1e-9), values)
 
 
 def shading_cue(luminance: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -259,24 +379,14 @@ def shading_cue(luminance: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(count >= MIN_CUE_PIXELS, cue, 0.0)
 
 
-def row_extents(mask: np.ndarray, grid: ViewGrid):
-    """Per layer k, the outermost u (object units) a silhouette covers; empty layers give an empty range."""
-    u = np.arange(mask.shape[0]) * grid.step - grid.reach
-    any_row = mask.any(0)
-    first = np.argmax(mask, axis=0)
-    last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
-    u_min = np.where(any_row, u[first] - grid.step / 2, np.inf)
-    u_max = np.where(any_row, u[last] + grid.step / 2, -np.inf)
-    return u_min, u_max
-
-
 def _depth_bound(grid: ViewGrid, theta: float, centre: np.ndarray, half: np.ndarray, solid: np.ndarray):
     """Distance (voxels) outside the slab |depth - centre| <= half along a view, per (u, k) pixel.
 
     Only ``solid`` pixels bound anything. Elsewhere the slab continues from the nearest
     solid pixel, widening by the distance to it, so the field has no jumps there (the
     hull's own terms keep those pixels outside); and each pixel's distance is divided
-    by the slab's local slope, so the whole term stays about 1-Lipschitz. Block culling
+    by the slab's steepest slope within a block's reach, so the whole term stays about
+    1-Lipschitz over the distances culling relies on. Block culling
     (:func:`near_surface_blocks`) depends on that: a field that jumps by more than a
     block's reach hides surface in blocks it never evaluates, and marching cubes then
     leaves holes at chunk seams that repair has to fill.
@@ -290,7 +400,9 @@ def _depth_bound(grid: ViewGrid, theta: float, centre: np.ndarray, half: np.ndar
         centre, half = centre[nu, nk], half[nu, nk] + gap
     cu, ck = np.gradient(centre)
     hu, hk = np.gradient(half)
-    tilt = np.hypot(cu, ck) + np.hypot(hu, hk)
+    # The steepest tilt within a block's reach: culling trusts a block centre's value that far.
+    reach = 2 * int(math.ceil(BLOCK_REACH)) + 1
+    tilt = ndimage.maximum_filter(np.hypot(cu, ck) + np.hypot(hu, hk), size=reach, mode="nearest")
     slope = np.maximum(1.0 / np.sqrt(1.0 + tilt ** 2), MIN_SLOPE).astype(np.float32)
     centre, half = centre.astype(np.float32), half.astype(np.float32)
 

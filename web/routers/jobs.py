@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from fabricate.hub import HubError, ModelPackage, hub_client
+from fabricate.hub import MANUAL_HUBS, HubError, ManualHubAdapter, ModelPackage, hub_client
 from fabricate.jobs import RESULT_FILES
 from fabricate.options import MakeOptions
-from web.dependencies import ExistingJob, Runner, Store, UploadLimit
+from web.dependencies import DecodeSlots, ExistingJob, Runner, Store, UploadLimit
 from web.forms import JobForm, option_values
 from web.models import JobOut, ShareOut, ShareRequest
 from web.uploads import read_photo
@@ -31,7 +31,7 @@ EVENT_POLL_S = 0.2
 
 @router.post("", status_code=202, response_model=JobOut)
 async def create_job(form: Annotated[JobForm, Form(media_type="multipart/form-data")], store: Store,
-                     runner: Runner, limit: UploadLimit):
+                     runner: Runner, limit: UploadLimit, slots: DecodeSlots):
     """Queue a build from 1-8 photos of one object; answers 202 with the job (follow `links.events`).
 
     Bad options answer 422 at once; photos that cannot show one object are found while
@@ -39,7 +39,8 @@ async def create_job(form: Annotated[JobForm, Form(media_type="multipart/form-da
     """
     options = MakeOptions.from_flat(option_values(form))
     options.validate(len(form.photo))  # before reading the photos: a bad choice costs no upload work
-    photos = [await read_photo(upload, limit) for upload in form.photo]
+    async with slots.hold():  # one slot for the whole set: its photos are decoded one after another
+        photos = [await read_photo(upload, limit) for upload in form.photo]
     job = store.create(photos, options.to_dict())
     runner.submit(job.id)
     return JobOut.of(job, store)
@@ -58,7 +59,8 @@ def read_job(job: ExistingJob, store: Store):
 
 
 def sse(event: str, data: dict, seq: int) -> str:
-    return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data)}\n\n"
+    # Strict JSON: a bare NaN would make the page's JSON.parse fail (the store holds none; this guards it).
+    return f"id: {seq}\nevent: {event}\ndata: {json.dumps(data, allow_nan=False)}\n\n"
 
 
 @router.get("/{job_id}/events")
@@ -83,7 +85,7 @@ async def job_events(request: Request, job: ExistingJob, store: Store):
             events = await asyncio.to_thread(store.events_after, job.id, seq)
             current = await asyncio.to_thread(store.get, job.id)
             if current is None:
-                yield f"event: error\ndata: {json.dumps({'detail': 'the job was deleted'})}\n\n"
+                yield sse("error", {"detail": "the job was deleted"}, seq)
                 return
             state = state_of(current)
             for event in events:
@@ -107,9 +109,32 @@ def job_file(job: ExistingJob, name: str, store: Store):
     path = store.result_path(job, name)
     if path is None:
         raise HTTPException(409, f"the job is {job.status}; its files are ready once it has succeeded")
-    stem = re.sub(r"[^\w\-]", "_", (job.options.get("title") or job.photo_name).rsplit(".", 1)[0])[:60]
-    download = f"{stem or 'model'}.{name.split('.')[-1]}" if name != "report.json" else f"{stem}.report.json"
+    stem = download_stem(job)
+    download = f"{stem}.{name.split('.')[-1]}" if name != "report.json" else f"{stem}.report.json"
     return FileResponse(path, media_type=MEDIA_TYPES[name], filename=download)
+
+
+def download_stem(job) -> str:
+    """The name downloads of a job get: its title, or its photo's name, made safe."""
+    return re.sub(r"[^\w\-]", "_", (job.options.get("title") or job.photo_name).rsplit(".", 1)[0])[:60] or "model"
+
+
+def share_package_path(job, hub: str, store):
+    """The zip prepared for ``hub`` (one without an upload API), once the job has been shared to it; else None."""
+    model = store.result_path(job, "model.3mf")
+    if hub not in MANUAL_HUBS or model is None:
+        return None
+    path = ManualHubAdapter(hub, store.job_dir(job.id)).bundle_path(model)
+    return path if path.is_file() else None
+
+
+@router.get("/{job_id}/share/{hub}.zip")
+def share_package(job: ExistingJob, hub: str, store: Store):
+    """The zip prepared by sharing to a hub without an upload API (printables, makerworld), to upload there."""
+    path = share_package_path(job, hub, store)
+    if path is None:
+        raise HTTPException(404, f"nothing is prepared for {hub!r}; share the job to printables or makerworld first")
+    return FileResponse(path, media_type="application/zip", filename=f"{download_stem(job)}-{hub}-upload.zip")
 
 
 @router.post("/{job_id}/share", response_model=ShareOut)
@@ -128,7 +153,8 @@ async def share_job(request: Request, job: ExistingJob, body: ShareRequest, stor
     except HubError as exc:  # the hub's failure, not ours: a bad gateway
         raise HTTPException(502, str(exc)) from None
     store.set_share_url(job.id, url)
-    return ShareOut(share_url=url, job=JobOut.of(store.get(job.id), store))
+    package = f"/api/jobs/{job.id}/share/{body.hub}.zip" if share_package_path(job, body.hub, store) else None
+    return ShareOut(share_url=url, package_url=package, job=JobOut.of(store.get(job.id), store))
 
 
 @router.delete("/{job_id}", status_code=204)

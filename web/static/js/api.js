@@ -20,12 +20,20 @@ export function networkWords(err) {
   return `Could not reach the fabricate server (${err && err.message ? err.message : err}). Is it still running?`;
 }
 
+/** Times a request the server answers 503 (busy reading other photos) is tried again, after its Retry-After. */
+const BUSY_RETRIES = 10;
+
 async function call(url, init = {}, parse = true) {
   let response;
-  try {
-    response = await fetch(url, init);
-  } catch (err) {
-    return { ok: false, status: 0, error: networkWords(err) };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(url, init);
+    } catch (err) {
+      return { ok: false, status: 0, error: networkWords(err) };
+    }
+    if (response.status !== 503 || attempt >= BUSY_RETRIES) break;
+    const seconds = Number(response.headers.get("Retry-After")) || 2;
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
   if (!response.ok) return { ok: false, status: response.status, error: await errorOf(response) };
   return { ok: true, status: response.status, data: parse && response.status !== 204 ? await response.json() : null };
