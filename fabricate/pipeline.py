@@ -135,7 +135,7 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
     start = time.perf_counter()
     with report.stage("color"):
         # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
-        views = getattr(reconstruction, "view_projections", None) or [single_photo_view(reconstruction)]
+        views = reconstruction.view_projections or [single_photo_view(reconstruction)]
         mesh = colour_from_views(mesh, views, delight=options.delight == "auto")
     seconds["color"] = time.perf_counter() - start
 
@@ -170,7 +170,7 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
                       source_names=[p.name for p in surface.photos],
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,
                       settings=settings, filaments=filaments, analysis=analysis, printer=printer,
-                      view_fits=getattr(reconstruction, "view_fits", None))
+                      view_fits=reconstruction.view_fits)
 
 
 def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool = True,
