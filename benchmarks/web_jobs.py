@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from http_jobs import post_and_wait  # noqa: E402
 from web.app import create_app, serve_in_thread  # noqa: E402
 
 STAGES = ["queue", "image", "reconstruct", "mesh", "color", "printing", "validate", "write", "total"]
@@ -28,25 +28,7 @@ STAGES = ["queue", "image", "reconstruct", "mesh", "color", "printing", "validat
 def run(workers: int, jobs: int, resolution: int, photos: list) -> dict:
     with tempfile.TemporaryDirectory() as data, serve_in_thread(create_app(data, workers=workers)) as base, \
             httpx.Client(timeout=120) as client:
-        start = time.perf_counter()
-        ids = []
-        for i in range(jobs):
-            photo = photos[i % len(photos)]
-            with open(photo, "rb") as handle:
-                response = client.post(f"{base}/api/jobs", data={"printer": "bambu-a1", "resolution": str(resolution)},
-                                       files={"photo": (photo.name, handle, "image/png")})
-            response.raise_for_status()
-            ids.append(response.json()["id"])
-        pending = set(ids)
-        finished = {}
-        while pending:
-            for job_id in list(pending):
-                job = client.get(f"{base}/api/jobs/{job_id}").json()
-                if job["status"] in ("succeeded", "failed"):
-                    finished[job_id] = job
-                    pending.discard(job_id)
-            time.sleep(0.5)
-        wall = time.perf_counter() - start
+        finished, wall = post_and_wait(client, base, photos, jobs, resolution, poll_s=0.5)
     samples = {s: [] for s in STAGES}
     for job in finished.values():
         samples["queue"].append(job["started_at"] - job["created_at"])

@@ -250,7 +250,10 @@ def check(mesh_file, repair, output, printer, strict, as_json):
 @click.option("--max-upload-mb", default=25.0, show_default=True, type=float, help="Largest photo accepted.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Also answer requests for this host name (repeat for more); loopback names and --host always.")
-def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts):
+@click.option("--broker", default=None, metavar="URL", envvar="FABRICATE_BROKER", show_envvar=True,
+              help="Hand every job to `fabricate worker`s through this Redis broker (redis://HOST:PORT/DB) "
+                   "instead of --workers local processes; the workers must share --data-dir.")
+def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts, broker):
     """Start the local web app (open http://HOST:PORT in a browser)."""
     def body():
         import uvicorn
@@ -259,7 +262,7 @@ def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts):
 
         # Every server option is checked (finite, in range) before anything starts: exit 2, one line.
         app = create_app(data_dir=data_dir, workers=workers, max_upload_mb=max_upload_mb,
-                         allowed_hosts=(host, *allow_hosts))
+                         allowed_hosts=(host, *allow_hosts), broker=broker)
         click.echo(f"fabricate {__version__}: open http://{host}:{port}/ (API docs at /docs)")
         uvicorn.run(app, host=host, port=port, log_level="warning")
 
@@ -267,32 +270,129 @@ def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts):
 
 
 @main.command()
-@click.argument("model_file", type=click.Path(dir_okay=False))
-@click.option("--title", required=True, help="Title on the hub.")
+@click.option("--broker", required=True, metavar="URL", envvar="FABRICATE_BROKER", show_envvar=True,
+              help="The Redis broker `serve --broker` uses (redis://HOST:PORT/DB).")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Jobs this worker builds at the same time (one process each).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="The jobs folder the server uses, shared with it [default: ~/.local/share/fabricate].")
+@click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+def worker(broker, concurrency, data_dir, loglevel):
+    """Build the jobs of a `serve --broker` server (or a `batch --broker`) on this machine, until stopped."""
+    def body():
+        from fabricate.jobs.celery_runner import redis_url_ok, run_worker
+
+        run_worker(redis_url_ok(broker), data_dir=data_dir, concurrency=concurrency, loglevel=loglevel)
+
+    _run(body)
+
+
+@main.command()
+@click.argument("photos_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--output", "-o", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder for the models, their reports and summary.csv / summary.json.")
+@schema_options
+@click.option("--broker", default=None, metavar="URL", envvar="FABRICATE_BROKER", show_envvar=True,
+              help="Hand the models to `fabricate worker`s through this Redis broker (redis://HOST:PORT/DB) "
+                   "instead of making them here; PHOTOS_DIR and --output must be reachable by the workers.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def batch(photos_dir, out_dir, broker, quiet, **choices):
+    """Make every photo in PHOTOS_DIR (or every sub-folder of photos of one object, with a views.txt) a 3MF.
+
+    Resumable: a rerun skips the models already written (model and report both present).
+    """
+    def body():
+        from fabricate.jobs.batch import run_batch, summary_table
+
+        builder = None
+        if broker:
+            from fabricate.jobs.celery_runner import CeleryBatchBuilder, redis_url_ok
+
+            builder = CeleryBatchBuilder(redis_url_ok(broker))
+        show_progress = not quiet and (sys.stderr.isatty() or os.environ.get("FABRICATE_PROGRESS") == "1")
+        rows = run_batch(photos_dir, out_dir, choices, builder=builder, show_progress=show_progress)
+        click.echo(summary_table(rows))
+        failed = [row.name for row in rows if row.error]
+        click.echo(f"{len(rows) - len(failed)} of {len(rows)} made in {out_dir}"
+                   + (f"; failed: {', '.join(failed)}" if failed else "") + " (summary.csv, summary.json)")
+        if failed:
+            sys.exit(EXIT_INPUT)
+
+    _run(body)
+
+
+@main.command()
+@click.argument("model_file", type=click.Path(dir_okay=False), required=False)
+@click.option("--title", default=None, help="Title on the hub (needed to share a model).")
 @click.option("--description", default="", help="Description (Markdown).")
 @click.option("--licence", default="CC-BY-4.0", show_default=True, help="SPDX licence id.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Preview PNG [default: rendered].")
 @click.option("--hub", default="generic", show_default=True,
-              help="generic (HTTP API: FABRICATE_HUB_URL, FABRICATE_HUB_TOKEN), printables or makerworld.")
-def share(model_file, title, description, licence, tags, preview, hub):
+              help="thingiverse or sketchfab (their APIs; token in hub.toml, FABRICATE_<HUB>_TOKEN or the keyring), "
+                   "generic (FABRICATE_HUB_URL, FABRICATE_HUB_TOKEN), printables or makerworld.")
+@click.option("--category", default=None, help="The hub's category (Thingiverse).")
+@click.option("--publish", is_flag=True, help="Publish at once [default: a draft / work in progress].")
+@click.option("--private", is_flag=True, help="Private model (Sketchfab Pro).")
+@click.option("--status", "show_status", is_flag=True, help="List every share to thingiverse/sketchfab: state and link.")
+@click.option("--resume", is_flag=True, help="Run the unfinished shares whose next try has come.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the share queue lives, beside the jobs [default: ~/.local/share/fabricate].")
+def share(model_file, title, description, licence, tags, preview, hub, category, publish, private, show_status,
+          resume, data_dir):
     """Upload MODEL_FILE (a 3MF) with a preview and metadata to a model-sharing hub."""
     from pathlib import Path
 
-    from fabricate.export import read_3mf
+    from fabricate.export import read_3mf, write_glb
     from fabricate.render import render_preview
-    from fabricate.hub import ModelPackage, hub_client
+    from fabricate.hub import ADAPTERS, HubError, ModelPackage, hub_client
+    from fabricate.hub import resume as resume_shares
+    from fabricate.hub import share as share_to_hub
+    from fabricate.hub.queue import ShareQueue
+    from fabricate.jobs.store import default_data_dir
+
+    queue_dir = Path(data_dir) if data_dir else default_data_dir()
+
+    def report(status):
+        if status.state == "done":
+            click.echo(f"shared: {status.link}")
+        elif status.state == "failed":
+            raise HubError(f"share {status.id} failed: {status.error}")
+        else:
+            raise HubError(f"share {status.id} is {status.state}: {status.error}; "
+                           "`fabricate share --resume` tries again (`--status` shows it)")
 
     def body():
+        if show_status:
+            for status in ShareQueue(queue_dir).status():
+                click.echo(status.line())
+            return
+        if resume:
+            statuses = resume_shares(queue_dir)
+            for status in statuses:
+                click.echo(status.line())
+            if any(status.state != "done" for status in statuses):
+                raise HubError("some shares are not done yet; `fabricate share --status` shows why")
+            return
+        if not model_file or not title:
+            raise InputError("a MODEL_FILE and a --title are needed to share (or use --status / --resume)")
+        mesh = None
         preview_path = preview
         if preview_path is None:
             mesh = read_3mf(model_file)
             preview_path = str(Path(model_file).with_suffix(".preview.png"))
             render_preview(mesh.vertices, mesh.faces, mesh.face_colours, 512).save(preview_path)
         package = ModelPackage(title=title, model_path=Path(model_file), preview_path=Path(preview_path),
-                               description=description, licence=licence, tags=list(tags))
-        url = hub_client(hub, out_dir=Path(model_file).parent).upload(package)
-        click.echo(f"shared: {url}")
+                               description=description, licence=licence, tags=list(tags), category=category)
+        if hub not in ADAPTERS:
+            url = hub_client(hub, out_dir=Path(model_file).parent).upload(package)
+            click.echo(f"shared: {url}")
+            return
+        if hub == "sketchfab":  # its 3D viewer takes the textured GLB, written beside the 3MF
+            package.glb_path = Path(model_file).with_suffix(".glb")
+            if not package.glb_path.is_file():
+                write_glb(package.glb_path, mesh or read_3mf(model_file))
+        report(share_to_hub(hub, package, queue_dir, publish=publish, private=private))
 
     _run(body)
 
@@ -375,6 +475,45 @@ def train(config_path, layer_steps, refine_steps, data_dir, out_dir, weights):
         summary = run_training(config, progress=True, weights_path=weights or WEIGHTS)
         for key, value in summary.items():
             click.echo(f"{key}: {value}")
+
+    _run(body)
+
+
+@main.command()
+@click.argument("model_file", type=click.Path(dir_okay=False))
+@click.argument("instructions", nargs=-1)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="The edited 3MF.")
+@click.option("--printer", default=None, help="Printer id (needed for a file never edited; stored in it afterwards).")
+@click.option("--history", "show_history", is_flag=True, help="List the edits stored in the file.")
+@click.option("--undo", "undo_steps", type=int, default=None, metavar="N", help="Go back N edits.")
+def edit(model_file, instructions, output, printer, show_history, undo_steps):
+    """Edit a made 3MF by plain words, e.g. "make it 20% taller and flatten the base" (see README: Edits)."""
+    def body():
+        from fabricate.edit import edit_model, load_model, undo_model, write_model
+
+        asked = [bool(instructions), show_history, undo_steps is not None]
+        if sum(asked) != 1:
+            raise InputError("give instructions, --history or --undo N (one of them)")
+        if not show_history and not output:
+            raise InputError("say where the edited model goes with -o OUT.3mf")
+        model = load_model(model_file, printer)
+        if show_history:
+            for version in model.history.versions:
+                said = f' "{version.text}"' if version.text else ""
+                click.echo(f"version {version.number}{said}: " + "; ".join(version.summary))
+            return
+        result = undo_model(model, undo_steps) if undo_steps is not None else edit_model(model, list(instructions))
+        write_model(result, output)
+        size = result.model.mesh.extents
+        click.echo(f"version {result.model.version}: {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} mm on the "
+                   f"{result.printer.id}" + (f" (undid {undo_steps})" if undo_steps is not None else ""))
+        for line in result.summary_lines() if undo_steps is None else []:
+            click.echo("  " + line)
+        for action in result.repairs:
+            click.echo("  repaired: " + action)
+        click.echo("  filaments: " + ", ".join(f"{f['filament']}: {f['colour']} {f['area_share']:.0%}"
+                                              for f in result.filaments.summary()))
+        click.echo(f"wrote {output}")
 
     _run(body)
 

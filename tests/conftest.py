@@ -8,9 +8,11 @@ edges shared by four faces).
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +110,26 @@ def wait_for_job(client, url, timeout=240):
             return job
         time.sleep(0.3)
     raise TimeoutError(f"job at {url} did not finish in {timeout} s")
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """Base of the tests' stand-in servers (hubs, an LLM endpoint, another web site): no log, one way to answer."""
+
+    def send_body(self, status: int, data: bytes, content_type: str = "application/json", headers=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_in_background(handler) -> tuple:
+    """Serve ``handler`` on a free loopback port in a daemon thread; returns (base URL, server)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server

@@ -3,10 +3,8 @@ import email.parser
 import email.policy
 import io
 import json
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from fabricate.hub import MANUAL_HUBS, HttpHubClient, HubConfig, HubError, ManualHubAdapter, ModelPackage
 from fabricate.errors import InputError
 
-from conftest import SAMPLES, live_server, run_cli, wait_for_job
+from conftest import SAMPLES, QuietHandler, live_server, run_cli, serve_in_background, wait_for_job
 
 
 TOKEN = "secret-token-123"
@@ -28,7 +26,7 @@ class FakeHub:
         self.requests = []
         hub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 hub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
@@ -41,19 +39,9 @@ class FakeHub:
                 self._answer(hub.status_after, {"url": "https://hub.example/models/42", "id": 42})
 
             def _answer(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_body(status, json.dumps(payload).encode())
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url, self.server = serve_in_background(Handler)
 
     def parts(self, index=-1):
         request = self.requests[index]
@@ -221,3 +209,15 @@ def test_sharing_to_a_hub_without_an_api_never_reveals_the_servers_folders(tmp_p
     url = ManualHubAdapter(hub, tmp_path).upload(ModelPackage(title="Burger", model_path=model))
     assert url == f"{MANUAL_HUBS[hub]}#package=model-{hub}-upload.zip"
     assert (tmp_path / f"model-{hub}-upload.zip").is_file()
+
+
+def test_each_hub_with_an_adapter_has_its_own_settings_and_the_token_never_shows(tmp_path):
+    settings = tmp_path / "hub.toml"
+    settings.write_text('base_url = "https://hub.example"\ntoken = "generic-t"\n'
+                        '[thingiverse]\ntoken = "tv-t"\nattempts = 2\n[sketchfab]\nbase_url = "http://127.0.0.1:1/v3"\n')
+    thingiverse = HubConfig.load(environ={}, path=settings, hub="thingiverse")
+    assert thingiverse.base_url == "https://api.thingiverse.com" and thingiverse.token == "tv-t"
+    assert thingiverse.attempts == 2 and "tv-t" not in repr(thingiverse)
+    assert HubConfig.load(environ={}, path=settings).token == "generic-t"
+    sketchfab = HubConfig.load(environ={"FABRICATE_SKETCHFAB_TOKEN": "sf-t"}, path=settings, hub="sketchfab")
+    assert sketchfab.base_url == "http://127.0.0.1:1/v3" and sketchfab.token == "sf-t"

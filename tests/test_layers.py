@@ -10,7 +10,7 @@ LEVELS = {
     # The stages, in the order data flows.
     "image": 1, "reconstruct": 2, "mesh": 3, "color": 4, "printing": 5, "export": 6, "hub": 7,
     # What drives the stages.
-    "options": 8, "pipeline": 9, "evaluate": 10, "jobs": 10, "cli": 11,
+    "options": 8, "pipeline": 9, "edit": 9, "evaluate": 10, "jobs": 10, "cli": 11,
 }
 
 

@@ -306,24 +306,13 @@ OTHER_SITE_PAGE = """<!doctype html><title>another site</title>
 
 def _serve_page(html: str):
     """A second web site: one page on another loopback port, in a thread. Returns (base URL, server)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from conftest import QuietHandler, serve_in_background
 
-    class Page(BaseHTTPRequestHandler):
+    class Page(QuietHandler):
         def do_GET(self):
-            data = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_body(200, html.encode(), "text/html; charset=utf-8")
 
-        def log_message(self, *args):
-            pass
-
-    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=site.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{site.server_address[1]}", site
+    return serve_in_background(Page)
 
 
 def test_another_site_cannot_post_a_job_while_the_page_itself_can(browser, server, tmp_path):

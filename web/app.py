@@ -21,6 +21,7 @@ from fabricate import __version__
 from fabricate.errors import FabricateError
 from fabricate.hub import HubConfig
 from fabricate.jobs import JobRunner, JobStore, default_data_dir
+from fabricate.jobs.celery_runner import CeleryJobRunner, redis_url_ok
 from fabricate.options import MAX_PHOTOS, describe_default
 from fabricate.schema import check_options, option
 from web.security import RequestGuard, allowed_host_names
@@ -44,7 +45,8 @@ class ServerOptions:
 
 
 def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_mb: float = ServerOptions.max_upload_mb,
-               hub_config: Optional[HubConfig] = None, allowed_hosts: Iterable[str] = ()) -> FastAPI:
+               hub_config: Optional[HubConfig] = None, allowed_hosts: Iterable[str] = (),
+               broker: Optional[str] = None) -> FastAPI:
     """The web app with its job store in ``data_dir`` and ``workers`` build processes.
 
     Parameters
@@ -59,6 +61,9 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
         Hub for sharing (default: from the environment or ~/.config/fabricate/hub.toml).
     allowed_hosts
         Names the server answers to besides the loopback names (`serve --host` and `--allow-host`).
+    broker
+        A Redis URL: jobs go to `fabricate worker`s through it (sharing ``data_dir``) instead of
+        ``workers`` local processes.
 
     Raises
     ------
@@ -66,17 +71,19 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
         A server option that is not finite or out of range, or a host name that is not one;
         checked before anything starts.
     """
-    from web.routers import jobs, pages, photos, printers
+    from web.routers import edits, jobs, pages, photos, printers
 
     settings = ServerOptions(workers=workers, max_upload_mb=max_upload_mb)
     check_options(settings)
     host_names = allowed_host_names(allowed_hosts)
     max_upload_bytes = int(settings.max_upload_mb * 1024 * 1024)
     store = JobStore(data_dir or default_data_dir())
+    redis_url_ok(broker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        runner = JobRunner(store, settings.workers)
+        # The one place the runner is chosen: Celery workers through a broker, else the local pool.
+        runner = CeleryJobRunner(store, broker) if broker else JobRunner(store, settings.workers)
         app.state.runner = runner
         runner.resume()
         yield
@@ -98,7 +105,8 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
     # The form macros describe an unset option the way the CLI's --help does.
     app.state.templates.env.globals["describe_default"] = describe_default
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    for router in (jobs.router, photos.router, printers.router, pages.router):
+    # edits before jobs: its GET /{job_id}/{name} would otherwise take /{job_id}/versions.
+    for router in (edits.router, jobs.router, photos.router, printers.router, pages.router):
         app.include_router(router)
 
     @app.exception_handler(FabricateError)

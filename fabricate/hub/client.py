@@ -5,6 +5,8 @@ One adapter per hub behind `upload(package) -> url`:
   retrying 5xx answers, timeouts and dropped connections with exponential backoff;
 - ``ManualHubAdapter``: hubs without a public upload API (Printables, MakerWorld):
   it prepares a zip with the files and metadata and returns the hub's upload page.
+Thingiverse and Sketchfab, whose uploads take several requests, are in adapters.py and
+run step by step through the share queue (queue.py). ``HubConfig`` holds every hub's settings.
 """
 from __future__ import annotations
 
@@ -15,23 +17,23 @@ import time
 import tomllib
 import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
 from fabricate.atomic import atomic_open
-from fabricate.errors import FabricateError, InputError
+from fabricate.errors import InputError
 from fabricate.hub.package import ModelPackage
+from fabricate.hub.transport import HubError, RetryPolicy, send
 
 MANUAL_HUBS = {"printables": "https://www.printables.com/model/upload",
                "makerworld": "https://makerworld.com/en/my/models/upload"}
+#: Where the hubs with an adapter answer (their public APIs); hub.toml or FABRICATE_<HUB>_URL may point elsewhere.
+HUB_API_URLS = {"thingiverse": "https://api.thingiverse.com", "sketchfab": "https://api.sketchfab.com/v3"}
+USER_AGENT = "fabricate"
 #: The schemes a hub's API can be reached by; anything else would fail on every retry.
 HUB_SCHEMES = ("http", "https")
-
-
-class HubError(FabricateError):
-    """The hub did not accept the upload; the message says why."""
 
 
 @dataclass
@@ -39,7 +41,7 @@ class HubConfig:
     """Where and how to upload: from FABRICATE_HUB_URL / FABRICATE_HUB_TOKEN or ~/.config/fabricate/hub.toml."""
 
     base_url: str
-    token: str
+    token: str = field(repr=False)  # never in a log or a traceback's locals shown by repr
     timeout_s: float = 60.0
     attempts: int = 4
     backoff_s: float = 1.0
@@ -57,18 +59,29 @@ class HubConfig:
         if self.attempts < 1:
             raise InputError(f"the hub attempts must be at least 1, got {self.attempts!r}")
 
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(attempts=self.attempts, backoff_s=self.backoff_s, timeout_s=self.timeout_s)
+
     @classmethod
-    def load(cls, environ=None, path: Optional[Path] = None) -> Optional["HubConfig"]:
+    def load(cls, environ=None, path: Optional[Path] = None, hub: str = "generic") -> Optional["HubConfig"]:
+        """The settings for ``hub``: "generic" from the top of hub.toml and FABRICATE_HUB_URL/_TOKEN; a hub
+        with an adapter (thingiverse, sketchfab) from its ``[hub]`` table, FABRICATE_<HUB>_URL/_TOKEN, and
+        the token from the OS keyring (service "fabricate", user ``hub``) when neither names one."""
         environ = os.environ if environ is None else environ
         values = {}
         path = path or Path(environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "fabricate" / "hub.toml"
         if Path(path).is_file():
             with open(path, "rb") as handle:
-                values.update(tomllib.load(handle))
-        if environ.get("FABRICATE_HUB_URL"):
-            values["base_url"] = environ["FABRICATE_HUB_URL"]
-        if environ.get("FABRICATE_HUB_TOKEN"):
-            values["token"] = environ["FABRICATE_HUB_TOKEN"]
+                settings = tomllib.load(handle)
+            values.update(settings if hub == "generic" else settings.get(hub, {}))
+        prefix = "FABRICATE_HUB" if hub == "generic" else f"FABRICATE_{hub.upper()}"
+        if environ.get(f"{prefix}_URL"):
+            values["base_url"] = environ[f"{prefix}_URL"]
+        if environ.get(f"{prefix}_TOKEN"):
+            values["token"] = environ[f"{prefix}_TOKEN"]
+        values.setdefault("base_url", HUB_API_URLS.get(hub))
+        if not values.get("token") and hub != "generic":
+            values["token"] = _keyring_token(hub)
         if not values.get("base_url") or not values.get("token"):
             return None
         try:
@@ -77,6 +90,25 @@ class HubConfig:
         except (TypeError, ValueError) as exc:
             raise InputError(f"the hub settings in {path} hold a value that is not a number ({exc})") from None
         return cls(base_url=str(values["base_url"]).rstrip("/"), token=str(values["token"]), **numbers)
+
+
+def _keyring_token(hub: str) -> Optional[str]:
+    """The token kept in the OS keyring, when the keyring package is installed and holds one."""
+    try:
+        import keyring
+    except ImportError:
+        return None
+    try:
+        return keyring.get_password("fabricate", hub)
+    except Exception:  # no keyring backend on this machine: as if it held nothing
+        return None
+
+
+def token_hint(hub: str) -> str:
+    """Where the user puts the token for ``hub`` (for messages; never the token itself)."""
+    if hub == "generic":
+        return "FABRICATE_HUB_TOKEN or hub.toml"
+    return f"FABRICATE_{hub.upper()}_TOKEN, the [{hub}] table of hub.toml or the OS keyring"
 
 
 class HttpHubClient:
@@ -93,36 +125,26 @@ class HttpHubClient:
         self.sleep = sleep
 
     def upload(self, package: ModelPackage) -> str:
-        import httpx
-
         package.validate()
         key = str(uuid.uuid4())
-        url = f"{self.config.base_url}/api/v1/models"
-        last_problem = "no attempt made"
-        for attempt in range(1, self.config.attempts + 1):
+
+        def body():
             files = {"metadata": (None, json.dumps(package.metadata()), "application/json"),
                      "model": (Path(package.model_path).name, Path(package.model_path).read_bytes(),
                                "model/3mf")}
             if package.preview_path and Path(package.preview_path).is_file():
                 files["preview"] = ("preview.png", Path(package.preview_path).read_bytes(), "image/png")
-            try:
-                response = httpx.post(url, files=files, timeout=self.config.timeout_s,
-                                      headers={"Authorization": f"Bearer {self.config.token}",
-                                               "Idempotency-Key": key, "User-Agent": "fabricate"})
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_problem = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code in (200, 201):
-                    try:
-                        return str(response.json()["url"])
-                    except (ValueError, KeyError, TypeError):
-                        raise HubError("the hub accepted the upload but did not return the model's URL") from None
-                if response.status_code < 500:
-                    raise HubError(f"the hub refused the upload ({response.status_code}): {_detail(response)}")
-                last_problem = f"HTTP {response.status_code}"
-            if attempt < self.config.attempts:
-                self.sleep(self.config.backoff_s * 2 ** (attempt - 1))
-        raise HubError(f"the hub did not answer after {self.config.attempts} attempts ({last_problem})")
+            return {"files": files}
+
+        # The hub drops a repeated Idempotency-Key, so a lost answer is simply sent again.
+        response = send("POST", f"{self.config.base_url}/api/v1/models", self.config.policy(), body=body,
+                        sleep=self.sleep, token_hint=token_hint("generic"),
+                        headers={"Authorization": f"Bearer {self.config.token}", "Idempotency-Key": key,
+                                 "User-Agent": USER_AGENT})
+        try:
+            return str(response.json()["url"])
+        except (ValueError, KeyError, TypeError):
+            raise HubError("the hub accepted the upload but did not return the model's URL") from None
 
 
 class ManualHubAdapter:
@@ -130,7 +152,7 @@ class ManualHubAdapter:
 
     def __init__(self, hub: str, out_dir: Path):
         if hub not in MANUAL_HUBS:
-            raise InputError(f"unknown hub {hub!r}; choose one of {', '.join(['generic', *MANUAL_HUBS])}")
+            raise InputError(f"unknown hub {hub!r}; choose one of {', '.join(['generic', *HUB_API_URLS, *MANUAL_HUBS])}")
         self.hub, self.out_dir = hub, Path(out_dir)
 
     def bundle_path(self, model_path: Path) -> Path:
@@ -151,14 +173,6 @@ class ManualHubAdapter:
             bundle.writestr("README.txt", f"Upload {Path(package.model_path).name} at {MANUAL_HUBS[self.hub]} "
                                           "and tick the AI-generated disclosure.\n")
         return f"{MANUAL_HUBS[self.hub]}#package={target.name}"
-
-
-def _detail(response) -> str:
-    try:
-        body = response.json()
-        return str(body.get("detail") or body.get("error") or body)
-    except ValueError:
-        return response.text.strip()[:200] or response.reason_phrase
 
 
 def hub_client(hub: str = "generic", out_dir: Optional[Path] = None, config: Optional[HubConfig] = None):

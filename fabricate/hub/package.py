@@ -29,6 +29,33 @@ class ModelPackage:
     printer: Optional[str] = None
     source_photo: Optional[str] = None
     ai_generated: bool = True
+    #: Further rendered pictures, after the cover (``preview_path``).
+    images: list = field(default_factory=list)
+    #: Slicer settings worth telling a maker ({"layer height": "0.2 mm", ...}), shown with the printer.
+    print_settings: dict = field(default_factory=dict)
+    #: The hub's category name, where it has categories (Thingiverse).
+    category: Optional[str] = None
+    #: The textured GLB beside the 3MF, for hubs that show models in a 3D viewer (Sketchfab).
+    glb_path: Optional[Path] = None
+
+    def pictures(self) -> list:
+        """Every picture to upload, the cover first."""
+        return [Path(p) for p in [self.preview_path, *self.images] if p and Path(p).is_file()]
+
+    def to_record(self) -> dict:
+        """Everything a share needs to run again after a restart (paths, not bytes; never a token)."""
+        return {"title": self.title, "model_path": str(self.model_path),
+                "preview_path": str(self.preview_path) if self.preview_path else None,
+                "description": self.description, "licence": self.licence, "tags": list(self.tags),
+                "printer": self.printer, "source_photo": self.source_photo, "ai_generated": self.ai_generated,
+                "images": [str(p) for p in self.images], "print_settings": dict(self.print_settings),
+                "category": self.category, "glb_path": str(self.glb_path) if self.glb_path else None}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "ModelPackage":
+        paths = {name: Path(record[name]) if record.get(name) else None for name in ("preview_path", "glb_path")}
+        return cls(**{**record, **paths, "model_path": Path(record["model_path"]),
+                      "images": [Path(p) for p in record.get("images", [])]})
 
     def validate(self) -> None:
         if not self.title.strip():

@@ -5,12 +5,14 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from typing import Callable
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError
@@ -37,21 +39,39 @@ def overall_progress(stage: str, fraction: float) -> float:
     return min(99.0, 100.0 * (done + STAGE_WEIGHTS[stage] * fraction) / sum(STAGE_WEIGHTS.values()))
 
 
-def run_job(data_dir: str, job_id: str) -> str:
-    """Build one job (runs in a worker process); the outcome is written to the store."""
-    from fabricate.render import render_preview
-    from fabricate.pipeline import MakeOptions, make_model, write_outputs
+def build_files(photos, options: dict, model_path, progress=None, photo_names=None, also: tuple = (),
+                preview=None):
+    """Make one model from ``photos`` with the flat ``options`` and write it (every file atomically).
 
-    store = JobStore(data_dir)
-    if not store.mark_running(job_id):
-        return "skipped"
+    The one build step every runner shares (the local pool, Celery workers, ``fabricate batch``):
+    ``model_path`` (a .3mf) and its ``.report.json``, the ``also`` formats, and a PNG ``preview``
+    when asked. The report is written last, so a model with its report beside it is complete.
+    """
+    from fabricate.pipeline import MakeOptions, make_model, write_outputs
+    from fabricate.render import render_preview
+
+    result = make_model(list(photos), MakeOptions.from_flat(options), progress=progress, photo_names=photo_names)
+    if preview is not None:
+        image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
+        with atomic_open(preview) as stream:
+            image.save(stream, format="PNG")
+    write_outputs(result, model_path, also=also, progress=progress)
+    return result
+
+
+def build_job(store: JobStore, job_id: str):
+    """Build a job already marked running, recording its progress; its result (raises JobCancelled when deleted).
+
+    Shared by the local pool and Celery workers: both write progress into the one store, which
+    the page's event stream reads.
+    """
     job = store.get(job_id)
+    if job is None:
+        raise JobCancelled()
     folder = store.job_dir(job_id)
     last = {"stage": None, "progress": -1.0, "time": 0.0}
-    stage_started = {}
 
     def progress(stage: str, fraction: float) -> None:
-        stage_started.setdefault(stage, time.perf_counter())
         value = max(overall_progress(stage, fraction), last["progress"])  # never backwards
         now = time.perf_counter()
         # Write at stage changes and at most every 0.2 s otherwise: SQLite is shared.
@@ -61,25 +81,47 @@ def run_job(data_dir: str, job_id: str) -> str:
             last.update(stage=stage, progress=value, time=now)
 
     try:
-        options = MakeOptions.from_flat(job.options)
-        result = make_model([folder / p["file"] for p in job.photos], options, progress=progress,
-                            photo_names=job.photo_names)
-        write_outputs(result, folder / "model.3mf", also=("stl", "glb"), progress=progress)
-        image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
-        with atomic_open(folder / "preview.png") as stream:
-            image.save(stream, format="PNG")
-        seconds = dict(result.seconds)
-        store.finish(job_id, result.report(), seconds)
+        result = build_files([folder / p["file"] for p in job.photos], job.options, folder / "model.3mf",
+                             progress, photo_names=job.photo_names, also=("stl", "glb"),
+                             preview=folder / "preview.png")
+    except Exception:
+        if store.get(job_id) is None:  # deleted while a file was being written: that write made the folder again
+            shutil.rmtree(folder, ignore_errors=True)
+            raise JobCancelled() from None
+        raise
+    store.finish(job_id, result.report(), dict(result.seconds))
+    if store.get(job_id) is None:  # deleted between the last progress step and the end
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def run_job(data_dir: str, job_id: str) -> str:
+    """Build one job (runs in a worker process of the local pool); the outcome is written to the store."""
+    store = JobStore(data_dir)
+    if not store.mark_running(job_id):
+        return "skipped"
+    return build_and_record(store, job_id, lambda exc: store.fail(job_id, failure_words(exc, job_id)))
+
+
+def build_and_record(store: JobStore, job_id: str, record_failure: Callable[[Exception], None]) -> str:
+    """Build a claimed job: "succeeded", "cancelled" (deleted meanwhile) or "failed" (``record_failure`` says how)."""
+    try:
+        build_job(store, job_id)
         return "succeeded"
     except JobCancelled:
         return "cancelled"
-    except FabricateError as exc:
-        store.fail(job_id, str(exc))
+    except Exception as exc:
+        record_failure(exc)
         return "failed"
-    except Exception as exc:  # a bug: keep the server alive, tell the user, log the details
-        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-        store.fail(job_id, f"internal error ({type(exc).__name__}: {exc})")
-        return "failed"
+
+
+def failure_words(exc: Exception, what: str) -> str:
+    """Why a build failed, in the words a user sees; a bug (not a FabricateError) is also logged in full."""
+    if isinstance(exc, FabricateError):
+        return str(exc)
+    # A bug: keep the server (or the batch) going, tell the user, log the details.
+    log.error("%s failed:\n%s", what, traceback.format_exc())
+    return f"internal error ({type(exc).__name__}: {exc})"
 
 
 def die_with_parent(parent_pid: int) -> None:
@@ -126,6 +168,9 @@ class JobRunner:
         """After a restart: fail interrupted jobs, queue the waiting ones again."""
         for job_id in self.store.recover_after_restart():
             self.submit(job_id)
+
+    def cancel(self, job_id: str) -> None:
+        """Nothing to do here: a deleted job's worker stops at its next progress step (the store says so)."""
 
     def shutdown(self, wait: bool = False) -> None:
         self.pool.shutdown(wait=wait, cancel_futures=True)

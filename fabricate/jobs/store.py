@@ -58,7 +58,17 @@ CREATE TABLE IF NOT EXISTS job_events (
     at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS job_events_job ON job_events(job_id, seq);
+CREATE TABLE IF NOT EXISTS job_attempts (
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    error TEXT,
+    PRIMARY KEY (job_id, attempt)
+);
 """
+#: Attempts a job gets on workers through a broker: one re-run after a lost worker or an internal error.
+MAX_ATTEMPTS = 2
 
 
 class DamagedRecord(ValueError):
@@ -229,6 +239,69 @@ class JobStore:
                 self._log(db, job_id, "running", None, 0.0)
         return changed == 1
 
+    def claim(self, job_id: str, worker: str, redelivered: bool = False) -> Optional[int]:
+        """Start an attempt at a job handed out by a broker; its number, or None when it must not run.
+
+        The broker may hand a job out more than once; this is the one place that decides what each
+        delivery does. A queued job starts (attempt 1, or the next after an internal error). A
+        running job delivered again by the broker (``redelivered``: its worker died before
+        acknowledging it) has lost its attempt: it runs again, or fails with every attempt's reason
+        once it has had ``MAX_ATTEMPTS``. Any other delivery (a finished or deleted job, or a
+        duplicate submission of a running one) is skipped, so one job never runs twice at once.
+        """
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")  # one claimer at a time: the read and the writes are one step
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            status = row["status"] if row else None
+            if status not in ("queued", "running") or (status == "running" and not redelivered):
+                db.execute("COMMIT")
+                return None
+            done = db.execute("SELECT COUNT(*) FROM job_attempts WHERE job_id = ?", (job_id,)).fetchone()[0]
+            if status == "running":
+                db.execute("UPDATE job_attempts SET error = COALESCE(error, ?) WHERE job_id = ? AND attempt = ?",
+                           (f"the worker building it ({self._attempt_worker(db, job_id, done)}) was lost",
+                            job_id, done))
+            if done >= MAX_ATTEMPTS:
+                db.execute("COMMIT")
+                self.fail(job_id, self.attempt_reasons(job_id))
+                return None
+            db.execute("INSERT INTO job_attempts (job_id, attempt, worker, started_at) VALUES (?, ?, ?, ?)",
+                       (job_id, done + 1, worker, time.time()))
+            db.execute("UPDATE jobs SET status = 'running', started_at = ?, stage = NULL, progress = 0 WHERE id = ?",
+                       (time.time(), job_id))
+            self._log(db, job_id, "running", None, 0.0)
+            db.execute("COMMIT")
+        return done + 1
+
+    @staticmethod
+    def _attempt_worker(db, job_id: str, attempt: int) -> str:
+        row = db.execute("SELECT worker FROM job_attempts WHERE job_id = ? AND attempt = ?",
+                         (job_id, attempt)).fetchone()
+        return row["worker"] if row else "unknown"
+
+    def end_attempt(self, job_id: str, attempt: int, error: str) -> bool:
+        """Record why ``attempt`` failed; True when the job was queued again, False when it is failed now."""
+        with self._connect() as db:
+            db.execute("UPDATE job_attempts SET error = ? WHERE job_id = ? AND attempt = ?", (error, job_id, attempt))
+            if attempt < MAX_ATTEMPTS:
+                changed = db.execute("UPDATE jobs SET status = 'queued', stage = NULL, progress = 0 "
+                                     "WHERE id = ? AND status = 'running'", (job_id,)).rowcount
+                if changed:
+                    self._log(db, job_id, "queued", None, 0.0)
+                return changed == 1
+        self.fail(job_id, self.attempt_reasons(job_id))
+        return False
+
+    def attempts(self, job_id: str) -> list:
+        """Each attempt at a job handed out by a broker, oldest first: attempt, worker, started_at, error."""
+        with self._connect() as db:
+            rows = db.execute("SELECT attempt, worker, started_at, error FROM job_attempts WHERE job_id = ? "
+                              "ORDER BY attempt", (job_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    def attempt_reasons(self, job_id: str) -> str:
+        return "; ".join(f"attempt {a['attempt']}: {a['error'] or 'interrupted'}" for a in self.attempts(job_id))
+
     def update_progress(self, job_id: str, stage: str, progress: float) -> bool:
         """Record progress; False when the job has been deleted meanwhile."""
         progress = round(float(progress), 1)
@@ -271,6 +344,7 @@ class JobStore:
         with self._connect() as db:
             deleted = db.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount
             db.execute("DELETE FROM job_events WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM job_attempts WHERE job_id = ?", (job_id,))
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
         return deleted == 1
 

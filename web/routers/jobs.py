@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from fabricate.hub import MANUAL_HUBS, HubError, ManualHubAdapter, ModelPackage, hub_client
+from fabricate.hub import ADAPTERS, MANUAL_HUBS, HubError, ManualHubAdapter, ModelPackage, hub_client
+from fabricate.hub import ShareQueue
+from fabricate.hub import share as share_to_hub
 from fabricate.jobs import RESULT_FILES
 from fabricate.options import MakeOptions
 from web.dependencies import DecodeSlots, ExistingJob, Runner, Store, UploadLimit
@@ -137,6 +140,14 @@ def share_package(job: ExistingJob, hub: str, store: Store):
     return FileResponse(path, media_type="application/zip", filename=f"{download_stem(job)}-{hub}-upload.zip")
 
 
+@router.get("/{job_id}/share/status")  # not /shares: /{job_id}/{name} (the downloads) would answer it
+def job_shares(job: ExistingJob, store: Store):
+    """This job's shares to hubs with an API (thingiverse, sketchfab), newest first: state, steps done of all
+    (the progress while one runs), link and last error."""
+    model = store.result_path(job, "model.3mf")
+    return [asdict(status) for status in ShareQueue(store.data_dir).status(model_path=model)] if model else []
+
+
 @router.post("/{job_id}/share", response_model=ShareOut)
 async def share_job(request: Request, job: ExistingJob, body: ShareRequest, store: Store):
     """Upload the finished 3MF with its preview and metadata to the configured hub (502 when the hub fails)."""
@@ -147,9 +158,16 @@ async def share_job(request: Request, job: ExistingJob, body: ShareRequest, stor
                            model_path=model, preview_path=store.result_path(job, "preview.png"),
                            description=body.description, licence=body.licence, tags=body.tags,
                            printer=job.options.get("printer"), source_photo=job.photo_name)
-    client = hub_client(body.hub, out_dir=store.job_dir(job.id), config=request.app.state.hub_config)
     try:
-        url = await asyncio.to_thread(client.upload, package)
+        if body.hub in ADAPTERS:  # several requests: a resumable record in the share queue beside the jobs
+            package.glb_path = store.result_path(job, "model.glb")
+            status = await asyncio.to_thread(share_to_hub, body.hub, package, store.data_dir)
+            if status.state != "done":
+                raise HubError(f"share {status.id} is {status.state}: {status.error}")
+            url = status.link
+        else:
+            client = hub_client(body.hub, out_dir=store.job_dir(job.id), config=request.app.state.hub_config)
+            url = await asyncio.to_thread(client.upload, package)
     except HubError as exc:  # the hub's failure, not ours: a bad gateway
         raise HTTPException(502, str(exc)) from None
     store.set_share_url(job.id, url)
@@ -158,7 +176,8 @@ async def share_job(request: Request, job: ExistingJob, body: ShareRequest, stor
 
 
 @router.delete("/{job_id}", status_code=204)
-def delete_job(job: ExistingJob, store: Store):
-    """Remove a job and its files (a running build stops at its next progress step)."""
+def delete_job(job: ExistingJob, store: Store, runner: Runner):
+    """Remove a job and its files (a queued job never runs; a running build stops at its next progress step)."""
     store.delete(job.id)
+    runner.cancel(job.id)
     return Response(status_code=204)

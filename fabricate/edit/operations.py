@@ -1,0 +1,450 @@
+"""The edit operations: a fixed vocabulary of typed changes to a placed, coloured solid.
+
+Each operation is declared once in :data:`OPERATIONS` with its parameters (type, range,
+choices, default, unit); the parser's output, a language model's tool calls and a stored
+history are all checked against those declarations by :func:`checked_operation` before
+anything runs, and the JSON schema the language model sees is generated from them. No
+text is ever executed: an operation is a name from this table plus checked numbers and words.
+
+Every function takes the mesh in millimetres and returns a new one. Shapes change through
+manifold3d booleans and plane cuts (their output is a manifold) or through linear maps of
+the vertices (a manifold stays one); the caller then validates, places and colours the
+result exactly as ``make`` does (fabricate/edit/api.py).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from fabricate.color.lab import parse_hex_colours, srgb_to_lab
+from fabricate.errors import BadOption, MeshError
+from fabricate.export.plate import nearest_face_colours
+from fabricate.manifold import as_manifold
+from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.schema import OptionField, Spec, check_value
+
+#: The axes in a maker's words: width is left-right (x), depth front-back (y), height up (z).
+AXES = {"width": 0, "depth": 1, "height": 2}
+#: Segments of every round cutter and plinth: a 96-gon's inscribed radius is within 0.06 % of
+#: the circle's, so a 10 mm hole is round to 0.006 mm.
+CIRCLE_SEGMENTS = 96
+#: A plinth reaches this far up into the model so the union is one solid, not two touching ones.
+PLINTH_OVERLAP_MM = 0.2
+#: Longest edge of an added solid's triangles (plinths, hole cutters): a few long triangles spanning
+#: the model make the self-intersection check that follows (validate_mesh) compare each of them
+#: with every triangle of the model (a box plinth on 194k triangles: 100 s instead of 4).
+LONGEST_ADDED_EDGE_MM = 4.0
+#: Material kept above a hole at the top (a keyring loop must not tear out).
+HOLE_TOP_WALL_MM = 2.0
+#: Places tried, one radius lower each, for a hole near the top.
+HOLE_TOP_TRIES = 8
+#: "a keyring hole" without a size: fits a split ring's wire and a lanyard.
+KEYRING_HOLE_MM = 4.0
+#: Colours the source of a recolour may name: "all", a filament number (1 = the largest
+#: area, as `make` numbers them) or a colour, matched to the model's nearest in CIELAB.
+COLOUR_SOURCE = re.compile(r"^(all|[1-9][0-9]?|#[0-9A-Fa-f]{6})$")
+HEX_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an operation: what it is, its type and what values it takes."""
+
+    name: str
+    kind: type
+    help: str
+    default: object = REQUIRED
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: Optional[tuple] = None
+    pattern: Optional[re.Pattern] = None
+    unit: str = ""
+
+    def check(self, operation: str, value):
+        """The value converted to the declared type, or BadOption saying what is wrong.
+
+        Types, ranges and choices are checked as every job option is (fabricate.schema);
+        the pattern of a colour or colour source is this table's own.
+        """
+        spec = Spec(self.help, choices=self.choices, unit=self.unit or None, minimum=self.minimum,
+                    maximum=self.maximum)
+        try:
+            value = check_value(OptionField(self.name, self.kind, None, False, spec), value)
+        except BadOption as exc:
+            raise BadOption(f"{operation}: {exc}") from None
+        if self.pattern is not None and not self.pattern.match(value):
+            raise BadOption(f"{operation}: {self.name} {value!r} is not {self.help.lower()}")
+        return value
+
+    def json_schema(self) -> dict:
+        schema = {"type": {str: "string", int: "integer", float: "number"}[self.kind],
+                  "description": self.help + (f" ({self.unit})" if self.unit else "")}
+        if self.choices is not None:
+            schema["enum"] = list(self.choices)
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern.pattern
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """An operation: its name, what it does, its parameters and the function doing it."""
+
+    name: str
+    help: str
+    example: str
+    parameters: tuple
+    apply: Callable
+    describe: Callable
+
+    def json_schema(self) -> dict:
+        """The operation as an OpenAI-style tool (function name, description, parameters)."""
+        return {"type": "function", "function": {
+            "name": self.name, "description": f"{self.help} Example: \"{self.example}\".",
+            "parameters": {"type": "object", "additionalProperties": False,
+                           "properties": {p.name: p.json_schema() for p in self.parameters},
+                           "required": [p.name for p in self.parameters if p.default is REQUIRED]}}}
+
+
+@dataclass
+class Operation:
+    """One checked edit: an operation's name and its parameters (every one present, typed)."""
+
+    name: str
+    parameters: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"operation": self.name, "parameters": dict(self.parameters)}
+
+    def describe(self) -> str:
+        return OPERATIONS[self.name].describe(self.parameters)
+
+    def apply(self, mesh: ColouredMesh) -> ColouredMesh:
+        return OPERATIONS[self.name].apply(mesh, **self.parameters)
+
+
+def checked_operation(name, parameters: dict) -> Operation:
+    """An :class:`Operation` from an untrusted name and parameters (parser, language model, stored history).
+
+    Raises BadOption for an unknown operation, an unknown or missing parameter, or a value
+    of the wrong type or out of range.
+    """
+    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise BadOption(f"unknown edit operation {name!r}; the operations are {', '.join(OPERATIONS)}")
+    if not isinstance(parameters, dict):
+        raise BadOption(f"{name}: parameters must be an object, got {parameters!r}")
+    known = {p.name for p in spec.parameters}
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise BadOption(f"{name} has no parameter {', '.join(unknown)}; it takes {', '.join(sorted(known)) or 'none'}")
+    values = {}
+    for p in spec.parameters:
+        if p.name in parameters:
+            values[p.name] = p.check(name, parameters[p.name])
+        elif p.default is REQUIRED:
+            raise BadOption(f"{name} needs {p.name} ({p.help.lower()})")
+        else:
+            values[p.name] = p.default
+    return Operation(name, values)
+
+
+def capabilities() -> str:
+    """What the edits can do, one example each (the answer to anything not understood)."""
+    return "; ".join(f"{spec.help.rstrip('.').lower()} (\"{spec.example}\")" for spec in OPERATIONS.values())
+
+
+# --- shared geometry ----------------------------------------------------------------------
+
+def _solid(mesh: ColouredMesh):
+    solid = as_manifold(mesh.vertices, mesh.faces)
+    if solid.status().name != "NoError":
+        raise MeshError(f"the model is not a valid solid for editing ({solid.status().name}); "
+                        "run `fabricate check --repair` first")
+    return solid
+
+
+def _mesh_of(solid, coloured_like: ColouredMesh) -> ColouredMesh:
+    """A manifold3d result as a mesh, each triangle coloured as the nearest triangle of the model
+    before the change (kept triangles keep their colour exactly; cut walls and caps take their
+    neighbours')."""
+    if solid.is_empty():
+        raise BadOption("the edit would leave nothing of the model")
+    out = solid.to_mesh()
+    vertices = np.array(out.vert_properties, np.float64)[:, :3]
+    faces = np.array(out.tri_verts, np.int64)
+    mesh = ColouredMesh(vertices, faces, metadata=dict(coloured_like.metadata))
+    return nearest_face_colours(coloured_like, mesh)
+
+
+def _linear(mesh: ColouredMesh, matrix: np.ndarray) -> ColouredMesh:
+    """The mesh under a linear map; a map that mirrors reverses the triangles so they still face out."""
+    faces = mesh.faces if np.linalg.det(matrix) > 0 else mesh.faces[:, ::-1].copy()
+    return mesh.copy(vertices=mesh.vertices @ np.asarray(matrix, np.float64).T, faces=faces, vertex_colours=None)
+
+
+def area_ordered_colours(mesh: ColouredMesh):
+    """The model's distinct colours, largest area first (filament 1, 2, ... as `make` numbers them),
+    each triangle's index into them, and each colour's area."""
+    tri = mesh.vertices[mesh.faces]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1) / 2
+    colours, inverse = np.unique(mesh.face_colours, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    areas = np.bincount(inverse, area, minlength=len(colours))
+    order = np.argsort(-areas, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return colours[order], rank[inverse], areas[order]
+
+
+def _faces_of(mesh: ColouredMesh, source: str) -> np.ndarray:
+    """Which triangles a colour source names (see :data:`COLOUR_SOURCE`)."""
+    if mesh.face_colours is None or source == "all":
+        return np.ones(len(mesh.faces), bool)
+    colours, index, _ = area_ordered_colours(mesh)
+    if source.startswith("#"):
+        wanted = srgb_to_lab(parse_hex_colours(source))[0]
+        chosen = int(np.argmin(((srgb_to_lab(colours) - wanted) ** 2).sum(axis=1)))
+    else:
+        chosen = int(source) - 1
+        if chosen >= len(colours):
+            raise BadOption(f"the model has {len(colours)} colours; there is no filament {source}")
+    return index == chosen
+
+
+def _cylinder(length: float, diameter: float, axis: int, centre) -> object:
+    """A manifold3d cylinder of ``length`` along ``axis`` centred on ``centre``."""
+    import manifold3d
+
+    radius = diameter / 2
+    cylinder = manifold3d.Manifold.cylinder(length, radius, radius, CIRCLE_SEGMENTS).translate([0, 0, -length / 2])
+    turn = {0: [0, 90, 0], 1: [90, 0, 0], 2: [0, 0, 0]}[axis]
+    return cylinder.rotate(turn).translate(list(map(float, centre))).refine_to_length(LONGEST_ADDED_EDGE_MM)
+
+
+# --- the operations -----------------------------------------------------------------------
+
+def scale(mesh: ColouredMesh, factor: float) -> ColouredMesh:
+    return _linear(mesh, np.eye(3) * factor)
+
+
+def resize(mesh: ColouredMesh, dimension: str, size_mm: float) -> ColouredMesh:
+    """Scale evenly so the model's ``dimension`` becomes ``size_mm`` (proportions kept)."""
+    return scale(mesh, size_mm / float(mesh.extents[AXES[dimension]]))
+
+
+def stretch(mesh: ColouredMesh, dimension: str, factor: float = 1.0, by_mm: float = 0.0) -> ColouredMesh:
+    """Change one dimension only: times ``factor``, plus ``by_mm`` (proportions change)."""
+    axis = AXES[dimension]
+    size = float(mesh.extents[axis])
+    wanted = size * factor + by_mm
+    if wanted <= 0:
+        raise BadOption(f"the {dimension} would be {wanted:.1f} mm; it is {size:.1f} mm now")
+    matrix = np.eye(3)
+    matrix[axis, axis] = wanted / size
+    return _linear(mesh, matrix)
+
+
+def flatten_base(mesh: ColouredMesh, cut_mm: float) -> ColouredMesh:
+    """Cut ``cut_mm`` off the bottom with a plane, so the model stands on the flat section."""
+    from fabricate.printing.fit import cut_flat_base
+
+    if cut_mm >= float(mesh.extents[2]):
+        raise BadOption(f"cannot cut {cut_mm:g} mm off a model {float(mesh.extents[2]):.1f} mm tall")
+    # The cut is the same as make's flat base; it keeps vertex colours only, so the model's
+    # triangle colours are put back from the uncut model.
+    return nearest_face_colours(mesh, cut_flat_base(mesh.copy(vertex_colours=None), cut_mm))
+
+
+def plinth(mesh: ColouredMesh, shape: str = "disc", height_mm: float = 3.0, margin_mm: float = 3.0,
+           colour: str = "") -> ColouredMesh:
+    """Stand the model on a disc or box ``height_mm`` thick reaching ``margin_mm`` beyond its footprint."""
+    import manifold3d
+
+    lo, hi = mesh.bounds
+    centre = (lo[:2] + hi[:2]) / 2
+    top = float(lo[2]) + PLINTH_OVERLAP_MM
+    thickness = height_mm + PLINTH_OVERLAP_MM
+    if shape == "disc":
+        radius = float(np.max(np.linalg.norm(mesh.vertices[:, :2] - centre, axis=1))) + margin_mm
+        base = manifold3d.Manifold.cylinder(thickness, radius, radius, CIRCLE_SEGMENTS * 2)
+        base = base.translate([float(centre[0]), float(centre[1]), top - thickness])
+    else:
+        size = (hi[:2] - lo[:2]) + 2 * margin_mm
+        base = manifold3d.Manifold.cube([float(size[0]), float(size[1]), thickness])
+        base = base.translate([float(lo[0]) - margin_mm, float(lo[1]) - margin_mm, top - thickness])
+    joined = _mesh_of(_solid(mesh) + base.refine_to_length(LONGEST_ADDED_EDGE_MM), mesh)
+    # The plinth's own triangles (all below the model's old bottom) take one colour: the asked
+    # one, else the model's main colour, so the plinth prints in one filament.
+    below = joined.vertices[joined.faces].mean(axis=1)[:, 2] < float(lo[2]) - 1e-6
+    if joined.face_colours is not None:
+        fill = parse_hex_colours(colour)[0] if colour else area_ordered_colours(mesh)[0][0]
+        colours = joined.face_colours.copy()
+        colours[below] = fill
+        joined = joined.copy(face_colours=colours)
+    return joined
+
+
+def recolour(mesh: ColouredMesh, source: str, colour: str) -> ColouredMesh:
+    """Give the triangles of one colour (or all of them) another colour."""
+    colours = (mesh.face_colours if mesh.face_colours is not None
+               else np.full((len(mesh.faces), 3), 200, np.uint8)).copy()
+    colours[_faces_of(mesh, source)] = parse_hex_colours(colour)[0]
+    return mesh.copy(face_colours=colours)
+
+
+def merge_colours(mesh: ColouredMesh, source: str, into: str) -> ColouredMesh:
+    """The triangles of colour ``source`` take colour ``into`` (one filament fewer)."""
+    if mesh.face_colours is None:
+        raise BadOption("the model has no colours to merge")
+    target = _faces_of(mesh, into)
+    if not target.any():
+        raise BadOption(f"the model has no colour {into}")
+    chosen = mesh.face_colours[np.argmax(target)]
+    colours = mesh.face_colours.copy()
+    colours[_faces_of(mesh, source)] = chosen
+    return mesh.copy(face_colours=colours)
+
+
+def mirror(mesh: ColouredMesh, dimension: str = "width") -> ColouredMesh:
+    matrix = np.eye(3)
+    matrix[AXES[dimension], AXES[dimension]] = -1
+    return _linear(mesh, matrix)
+
+
+def rotate(mesh: ColouredMesh, degrees: float, dimension: str = "height") -> ColouredMesh:
+    """Turn about an axis: "height" turns it on the bed, "width" tips it forward, "depth" sideways."""
+    from scipy.spatial.transform import Rotation
+
+    axis = np.zeros(3)
+    axis[AXES[dimension]] = 1.0
+    return _linear(mesh, Rotation.from_rotvec(np.radians(degrees) * axis).as_matrix())
+
+
+def lay_flat(mesh: ColouredMesh) -> ColouredMesh:
+    """Rest the model on its most stable face (the pose `make --orientation stable` picks)."""
+    from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
+
+    normals, _ = stable_poses(mesh.vertices, mesh.faces)
+    return _linear(mesh, rotation_to_floor(normals[0]))
+
+
+def hole(mesh: ColouredMesh, diameter_mm: float, dimension: str = "depth", position: str = "top") -> ColouredMesh:
+    """Drill a round hole right through along ``dimension``: near the top (a keyring loop) or at the centre.
+
+    A hole goes through when the solid gains a handle (its genus rises); near the top it is
+    tried below the highest point, then lower, one radius at a time, until it does.
+    """
+    axis = AXES[dimension]
+    if position == "top" and axis == 2:
+        raise BadOption("a hole from the top down goes through the centre; say \"a vertical hole through the centre\"")
+    if diameter_mm >= float(np.min(np.delete(mesh.extents, axis))):
+        raise BadOption(f"a {diameter_mm:g} mm hole is wider than the model across it")
+    solid = _solid(mesh)
+    lo, hi = mesh.bounds
+    centre = (lo + hi) / 2
+    places = [centre]
+    if position == "top":
+        across = 1 - axis  # the horizontal axis across the hole
+        highest = mesh.vertices[np.argmax(mesh.vertices[:, 2])]
+        places = []
+        for x in dict.fromkeys([float(highest[across]), float(centre[across])]):
+            for step in range(HOLE_TOP_TRIES):
+                place = centre.copy()
+                place[across] = x
+                place[2] = float(hi[2]) - diameter_mm / 2 - HOLE_TOP_WALL_MM - step * diameter_mm / 2
+                places.append(place)
+    for place in places:
+        drilled = solid - _cylinder(float(mesh.extents[axis]) + 20.0, diameter_mm, axis, place)
+        if drilled.genus() > solid.genus():
+            return _mesh_of(drilled, mesh)
+    raise BadOption(f"a {diameter_mm:g} mm hole along the {dimension} at the {position} would not go through "
+                    "the model; try another place or size")
+
+
+def simplify(mesh: ColouredMesh, triangles: int) -> ColouredMesh:
+    """Fewer triangles (quadric decimation kept closed, as make's triangle budget)."""
+    from fabricate.mesh.simplify import simplify_mesh
+
+    if triangles >= len(mesh.faces):
+        raise BadOption(f"the model has {len(mesh.faces)} triangles already, not more than {triangles}")
+    return nearest_face_colours(mesh, simplify_mesh(mesh.copy(vertex_colours=None), triangles))
+
+
+# --- the table ----------------------------------------------------------------------------
+
+def _dimension(default="height", help_text="Which dimension: width (left-right), depth (front-back) or height"):
+    return Parameter("dimension", str, help_text, default, choices=tuple(AXES))
+
+
+_COLOUR_SOURCE_HELP = "Which triangles: all, a filament number (1 = largest area) or a colour #RRGGBB to match"
+
+OPERATIONS = {spec.name: spec for spec in [
+    OperationSpec("scale", "Scale the whole model evenly.", "make it 20% bigger",
+                  (Parameter("factor", float, "Scale factor (1.2 = 20 % larger)", minimum=0.01, maximum=100.0),),
+                  scale, lambda p: f"scale x{p['factor']:.3g}"),
+    OperationSpec("resize", "Scale evenly to a given height, width or depth.", "make it 120 mm tall",
+                  (_dimension(), Parameter("size_mm", float, "Wanted size", minimum=0.1, maximum=2000.0, unit="mm")),
+                  resize, lambda p: f"{p['dimension']} to {p['size_mm']:g} mm (proportions kept)"),
+    OperationSpec("stretch", "Change one dimension only (taller, wider, slimmer).", "make it 20% taller",
+                  (_dimension(), Parameter("factor", float, "Factor on that dimension", 1.0, 0.05, 20.0),
+                   Parameter("by_mm", float, "Millimetres added (negative: removed)", 0.0, -2000.0, 2000.0, unit="mm")),
+                  stretch, lambda p: f"{p['dimension']} x{p['factor']:.3g}" +
+                  (f" {p['by_mm']:+g} mm" if p["by_mm"] else "")),
+    OperationSpec("flatten_base", "Cut the bottom flat.", "flatten the base by 2 mm",
+                  (Parameter("cut_mm", float, "Height cut off the bottom", 1.0, 0.01, 500.0, unit="mm"),),
+                  flatten_base, lambda p: f"flat base: {p['cut_mm']:g} mm cut off the bottom"),
+    OperationSpec("plinth", "Stand the model on a plinth.", "add a 4 mm round plinth",
+                  (Parameter("shape", str, "Plinth shape", "disc", choices=("disc", "box")),
+                   Parameter("height_mm", float, "Plinth thickness", 3.0, 0.2, 100.0, unit="mm"),
+                   Parameter("margin_mm", float, "How far it reaches beyond the model", 3.0, 0.0, 100.0, unit="mm"),
+                   Parameter("colour", str, "Plinth colour #RRGGBB, or empty for the main colour", "",
+                             pattern=re.compile(r"^(|#[0-9A-Fa-f]{6})$"))),
+                  plinth, lambda p: f"{p['shape']} plinth {p['height_mm']:g} mm thick, {p['margin_mm']:g} mm margin" +
+                  (f", {p['colour']}" if p["colour"] else "")),
+    OperationSpec("recolour", "Change a colour (one filament, the parts of one colour, or all).",
+                  "make the red parts blue",
+                  (Parameter("source", str, _COLOUR_SOURCE_HELP, pattern=COLOUR_SOURCE),
+                   Parameter("colour", str, "New colour #RRGGBB", pattern=HEX_COLOUR)),
+                  recolour, lambda p: f"colour {p['source'] if p['source'] == 'all' else _source_words(p['source'])} "
+                  f"-> {p['colour'].upper()}"),
+    OperationSpec("merge_colours", "Merge two colours into one.", "merge the red and the brown",
+                  (Parameter("source", str, _COLOUR_SOURCE_HELP, pattern=COLOUR_SOURCE),
+                   Parameter("into", str, _COLOUR_SOURCE_HELP, pattern=COLOUR_SOURCE)),
+                  merge_colours, lambda p: f"merge {_source_words(p['source'])} into {_source_words(p['into'])}"),
+    OperationSpec("mirror", "Mirror the model.", "mirror it left to right",
+                  (_dimension("width", "Mirror across: width (left-right), depth (front-back) or height"),),
+                  mirror, lambda p: f"mirror {p['dimension']}"),
+    OperationSpec("rotate", "Rotate the model.", "rotate it 90 degrees",
+                  (Parameter("degrees", float, "Angle", minimum=-360.0, maximum=360.0, unit="degrees"),
+                   _dimension("height", "About which axis: height (on the bed), width or depth")),
+                  rotate, lambda p: f"rotate {p['degrees']:g} degrees about the {p['dimension']} axis"),
+    OperationSpec("lay_flat", "Lay the model on its most stable face.", "lay it flat", (),
+                  lay_flat, lambda p: "lay flat on the most stable face"),
+    OperationSpec("hole", "Drill a hole right through (a keyring loop near the top).", "add a 5 mm keyring hole",
+                  (Parameter("diameter_mm", float, "Hole diameter", KEYRING_HOLE_MM, 0.5, 100.0, unit="mm"),
+                   _dimension("depth", "Along which dimension the hole runs: depth (front to back), width or height"),
+                   Parameter("position", str, "Where: top (a loop near the top) or centre", "top",
+                             choices=("top", "centre"))),
+                  hole, lambda p: f"{p['diameter_mm']:g} mm hole through the {p['position']} along the {p['dimension']}"),
+    OperationSpec("simplify", "Reduce the number of triangles.", "simplify to 50000 triangles",
+                  (Parameter("triangles", int, "Most triangles", minimum=1000, maximum=5_000_000),),
+                  simplify, lambda p: f"simplify to {p['triangles']:,} triangles"),
+]}
+
+
+def _source_words(source: str) -> str:
+    return "all" if source == "all" else (source.upper() if source.startswith("#") else f"filament {source}")
+
+
+
+
