@@ -51,12 +51,6 @@ class ModelPackage:
                 "images": [str(p) for p in self.images], "print_settings": dict(self.print_settings),
                 "category": self.category, "glb_path": str(self.glb_path) if self.glb_path else None}
 
-    @classmethod
-    def from_record(cls, record: dict) -> "ModelPackage":
-        paths = {name: Path(record[name]) if record.get(name) else None for name in ("preview_path", "glb_path")}
-        return cls(**{**record, **paths, "model_path": Path(record["model_path"]),
-                      "images": [Path(p) for p in record.get("images", [])]})
-
     def validate(self) -> None:
         if not self.title.strip():
             raise InputError("a title is needed to share a model")
