@@ -23,7 +23,7 @@ def cli_options() -> dict:
 def test_cli_declares_every_option_with_the_schema_defaults():
     params = cli_options()
     fields = all_option_fields()
-    assert list(params) == [f.name for f in fields] or set(params) == {f.name for f in fields}
+    assert sorted(params) == sorted(f.name for f in fields)  # click lists params in decorator order, not ours
     for f in fields:
         param = params[f.name]
         assert param.opts[0] == f.flag
