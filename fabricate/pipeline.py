@@ -52,6 +52,8 @@ class MakeResult:
     printer: object = None
     slice_report: object = None
     view_fits: Optional[list] = None
+    #: What happened to the photos on the way in (e.g. a large JPEG decoded reduced).
+    photo_notes: list = field(default_factory=list)
 
     @property
     def source_name(self) -> str:
@@ -73,6 +75,7 @@ class MakeResult:
             "source_photo": self.source_name,
             "source_photos": self.source_names,
             "mask_source": self.mask_source,
+            "photo_notes": self.photo_notes,
             "options": self.options.to_dict(),
             "views": self.view_fits,
             "fit": self.fit.to_dict(),
@@ -170,7 +173,8 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
                       source_names=[p.name for p in surface.photos],
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,
                       settings=settings, filaments=filaments, analysis=analysis, printer=printer,
-                      view_fits=reconstruction.view_fits)
+                      view_fits=reconstruction.view_fits,
+                      photo_notes=[p.scaling_note for p in surface.photos if p.scaling_note])
 
 
 def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool = True,

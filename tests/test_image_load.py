@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from fabricate.errors import InputError
-from fabricate.image import load_photo
+from fabricate.image import MAX_PIXELS, load_photo
 
 from conftest import SAMPLES
 
@@ -84,3 +84,45 @@ def test_too_small():
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_photo(tmp_path / "nope.png")
+
+
+def phone_jpeg(width: int, height: int, orientation: int = 1) -> bytes:
+    """A large, cheap-to-encode JPEG (smooth gradient) like a phone's, optionally EXIF-rotated."""
+    x = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    rgb = np.stack(np.broadcast_arrays(x, y, (x + y) / 2), axis=2).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=70, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+def test_a_48_megapixel_jpeg_is_decoded_reduced_not_refused():
+    photo = load_photo(phone_jpeg(8000, 6000), name="phone.jpg")  # 48 MP
+    assert photo.size == (4000, 3000)  # libjpeg's 1/2 decode: at most MAX_PIXELS in memory
+    assert photo.size[0] * photo.size[1] <= MAX_PIXELS
+    assert photo.scaled_from == (8000, 6000)
+    assert "phone.jpg (8000x6000, 48 megapixels) was scaled to 4000x3000" in photo.scaling_note
+    # The reduced decode is the photo, not a crop: the gradient spans the whole width.
+    assert photo.rgb[0, 0, 0] < 10 and photo.rgb[0, -1, 0] > 245
+
+
+def test_a_rotated_phone_jpeg_reports_its_size_in_its_own_orientation():
+    photo = load_photo(phone_jpeg(8000, 6000, orientation=6), name="portrait.jpg")  # 90 degrees
+    assert photo.size == (3000, 4000)
+    assert photo.scaled_from == (6000, 8000)
+
+
+def test_small_photos_are_not_scaled():
+    photo = load_photo(phone_jpeg(640, 480), name="small.jpg")
+    assert photo.size == (640, 480) and photo.scaled_from is None and photo.scaling_note is None
+
+
+def test_a_jpeg_beyond_the_eighth_decode_is_refused_before_decoding():
+    # The header alone declares 65000 x 65000 (4.2 gigapixels): a bomb even at 1/8.
+    header = bytearray(phone_jpeg(64, 64))
+    sof = header.index(b"\xff\xc0")
+    header[sof + 5:sof + 9] = (65000).to_bytes(2, "big") * 2
+    with pytest.raises(InputError, match="megapixels"):
+        load_photo(bytes(header), name="bomb.jpg")

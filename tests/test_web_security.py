@@ -397,3 +397,21 @@ def test_build_workers_die_with_a_killed_server_and_a_restart_finds_none(tmp_pat
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(30)
+
+
+def test_a_48_megapixel_phone_jpeg_is_accepted_scaled_and_says_so(tmp_path):
+    from PIL import ImageDraw
+
+    image = Image.new("RGB", (8000, 6000), (235, 235, 230))
+    ImageDraw.Draw(image).ellipse((2000, 1500, 5999, 4499), fill=(40, 90, 180))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    with live_server(tmp_path / "data") as base, httpx.Client(timeout=60) as client:
+        response = client.post(f"{base}/api/outline", files={"photo": ("phone.jpg", buffer.getvalue(), "image/jpeg")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # Decoded at half size by libjpeg (bounded memory); the outline is in those pixels.
+    assert (body["width"], body["height"]) == (4000, 3000)
+    assert "was scaled to 4000x3000" in body["note"]
+    xs, _ = zip(*body["outline"])
+    assert abs(min(xs) - 1000) < 12 and abs(max(xs) - 2999) < 12

@@ -67,6 +67,7 @@ class OutlineOut(BaseModel):
     height: int
     outline: list[list[float]] = Field(description="Polygon points [x, y]")
     source: str = Field(description="alpha (the photo's transparency) or segmentation")
+    note: Optional[str] = Field(None, description="Set when a large JPEG was decoded reduced (width and height are then the reduced size)")
 
 
 class PrinterOut(BaseModel):

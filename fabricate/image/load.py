@@ -13,8 +13,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from fabricate.errors import InputError, NotFound, TooLarge, TooSmall, UnsupportedFormat
 from fabricate.schema import without_control_characters
 
-#: Refuse larger images: they are decompression bombs or needlessly slow.
+#: The most pixels a photo is decoded to (a memory bound: 40 megapixels of RGBA is 160 MB). PNG and
+#: WebP larger than this are refused: they can only be decoded whole.
 MAX_PIXELS = 40_000_000
+#: JPEGs are decoded reduced (1/2, 1/4 or 1/8 in each direction, done by libjpeg while decoding, so
+#: memory stays within MAX_PIXELS): a 48- or 200-megapixel phone photo is scaled, not refused. Larger
+#: declared sizes than 1/8 can bring under MAX_PIXELS are decompression bombs.
+MAX_JPEG_PIXELS = MAX_PIXELS * 64
+#: Pillow's reduced JPEG decodes, linear factor.
+JPEG_REDUCTIONS = (1, 2, 4, 8)
 #: Refuse smaller images: too little detail to reconstruct anything.
 MIN_SIDE = 64
 
@@ -42,10 +49,21 @@ class Photo:
     rgb: np.ndarray
     alpha: Optional[np.ndarray]
     name: str
+    #: (width, height) in the file when it was decoded reduced, else None.
+    scaled_from: Optional[tuple[int, int]] = None
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rgb.shape[1], self.rgb.shape[0]
+
+    @property
+    def scaling_note(self) -> Optional[str]:
+        """A line for the report when the photo was decoded reduced."""
+        if self.scaled_from is None:
+            return None
+        (w0, h0), (w1, h1) = self.scaled_from, self.size
+        return (f"{self.name} ({w0}x{h0}, {w0 * h0 / 1e6:.0f} megapixels) was scaled to {w1}x{h1} "
+                f"while decoding (photos are used at up to {MAX_PIXELS / 1e6:.0f} megapixels)")
 
 
 def _to_8bit(arr: np.ndarray) -> np.ndarray:
@@ -73,8 +91,9 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
     Raises
     ------
     InputError
-        UnsupportedFormat (not an image), TooLarge (over 40 megapixels), TooSmall (under
-        64 px a side), NotFound (no such file), or InputError itself (truncated).
+        UnsupportedFormat (not an image), TooLarge (a PNG or WebP over 40 megapixels, a JPEG
+        over 2,560), TooSmall (under 64 px a side), NotFound (no such file), or InputError
+        itself (truncated). A JPEG over 40 megapixels is decoded reduced (``scaled_from``).
     """
     if isinstance(source, (bytes, bytearray)):
         stream = io.BytesIO(source)
@@ -99,13 +118,21 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
         if image.format not in PHOTO_FORMATS:
             raise UnsupportedFormat(f"{name}: {image.format} photos are not supported; use JPEG, PNG or WebP")
         width, height = image.size
-        if width * height > MAX_PIXELS:
+        is_jpeg = image.format in ("JPEG", "MPO")
+        limit = MAX_JPEG_PIXELS if is_jpeg else MAX_PIXELS
+        if width * height > limit:
+            advice = "" if is_jpeg else "; save it as JPEG (decoded reduced) or scale it down"
             raise TooLarge(
                 f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-                f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
+                f"the limit is {limit / 1e6:.0f} megapixels for {image.format}{advice}"
             )
         if min(width, height) < MIN_SIDE:
             raise TooSmall(f"{name} is {width}x{height} pixels; each side must be at least {MIN_SIDE} px")
+        scaled_from = None
+        if width * height > MAX_PIXELS:  # a JPEG (others were refused): decode it reduced
+            factor = next(f for f in JPEG_REDUCTIONS if (width // f) * (height // f) <= MAX_PIXELS)
+            image.draft(image.mode, (width // factor, height // factor))
+            scaled_from = (width, height)
         try:
             image.load()
         except Exception:
@@ -114,7 +141,11 @@ def load_photo(source: Union[str, os.PathLike, bytes], name: Optional[str] = Non
             image = ImageOps.exif_transpose(image)
         except Exception:
             pass  # a broken EXIF block must not reject an otherwise good photo
-        return _normalise(image, name)
+        photo = _normalise(image, name)
+        if scaled_from is not None:  # in the photo's own orientation, like its size
+            turned = (photo.size[0] > photo.size[1]) != (width > height)
+            photo.scaled_from = (height, width) if turned else scaled_from
+        return photo
 
 
 def _normalise(image: Image.Image, name: str) -> Photo:

@@ -36,9 +36,11 @@ async def outline(limit: UploadLimit, slots: DecodeSlots, photo: UploadFile = Fi
     async with slots.hold():
         loaded = (await decode_upload(photo, limit))[1]
         width, height = loaded.size
+        note = loaded.scaling_note
         preview, factor = await asyncio.to_thread(downscaled, loaded, OUTLINE_MAX_SIDE)
         del loaded  # the full-size pixels are let go before segmenting
         foreground = await asyncio.to_thread(extract_foreground, preview)
     # Pixel centres of the preview back to the photo's pixels.
     points = np.clip((foreground.outline() + 0.5) * factor - 0.5, 0, [width - 1, height - 1])
-    return OutlineOut(width=width, height=height, outline=np.round(points, 1).tolist(), source=foreground.source)
+    return OutlineOut(width=width, height=height, outline=np.round(points, 1).tolist(), source=foreground.source,
+                      note=note)
