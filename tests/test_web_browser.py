@@ -363,3 +363,26 @@ def test_another_site_cannot_post_a_job_while_the_page_itself_can(browser, serve
         assert answer.status == 421, answer.status
     finally:
         rebinding.close()
+
+
+@pytest.mark.parametrize("path, rendered", [
+    # Swagger UI draws one block per operation; Redoc one menu entry per operation.
+    ("/docs", ".opblock-summary-path[data-path='/api/jobs']"),
+    ("/redoc", "li[data-item-id] >> text=Create Job"),
+])
+def test_api_docs_work_with_the_network_blocked(page, server, path, rendered):
+    # The page fixture aborts every request that leaves this machine (and fails if one was made).
+    page.goto(server + path)
+    page.wait_for_selector(rendered, state="attached")
+    assert not page.console_errors, page.console_errors
+
+
+def test_large_static_files_are_sent_compressed(server):
+    import httpx
+
+    with httpx.stream("GET", server + "/static/vendor/three/build/three.core.js",
+                      headers={"Accept-Encoding": "gzip"}) as response:
+        sent = b"".join(response.iter_raw())
+    assert response.status_code == 200 and response.headers["content-encoding"] == "gzip"
+    size = (ROOT / "web/static/vendor/three/build/three.core.js").stat().st_size
+    assert len(sent) < size / 3, (len(sent), size)

@@ -13,9 +13,11 @@ from typing import Iterable, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 
 from fabricate import __version__
 from fabricate.errors import FabricateError
@@ -33,6 +35,8 @@ log = logging.getLogger("fabricate.web")
 TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "yes or no (true or false)"}
 #: The largest photo a server may be told to accept (photos are at most 40 megapixels anyway).
 MAX_UPLOAD_MB = 1024.0
+#: Responses smaller than this go uncompressed (the gain would not pay for the work).
+COMPRESS_FROM_BYTES = 1024
 
 
 @dataclass(kw_only=True)
@@ -71,7 +75,7 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
         A server option that is not finite or out of range, or a host name that is not one;
         checked before anything starts.
     """
-    from web.routers import edits, jobs, pages, photos, printers
+    from web.routers import docs, edits, jobs, pages, photos, printers, shares
 
     settings = ServerOptions(workers=workers, max_upload_mb=max_upload_mb)
     check_options(settings)
@@ -89,7 +93,8 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
         yield
         runner.shutdown()
 
-    app = FastAPI(title="fabricate", version=__version__, lifespan=lifespan,
+    # docs_url/redoc_url off: web/routers/docs.py serves the same pages from local files (offline).
+    app = FastAPI(title="fabricate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Photos to watertight, coloured, print-ready 3MF. Jobs run in the background; "
                               "follow them with GET /api/jobs/{id} or its Server-Sent Events stream.")
     # The routes that take photos, and how many; every other request body is small (JSON, or nothing).
@@ -97,6 +102,9 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
     app.add_middleware(RequestGuard, allowed_hosts=host_names, small_body_limit=request_body_limit(0, 0),
                        body_limits={path: request_body_limit(count, max_upload_bytes)
                                     for path, count in photo_routes.items()})
+    # Compress what is worth it (three.js is 2.2 MB as sent otherwise); the event stream is left alone.
+    app.add_middleware(GZipMiddleware, minimum_size=COMPRESS_FROM_BYTES, compresslevel=6,
+                       exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "model/3mf"))  # a 3MF is a zip
     app.state.store = store
     app.state.max_upload_bytes = max_upload_bytes
     app.state.decode_slots = PhotoDecodeSlots()
@@ -106,7 +114,7 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
     app.state.templates.env.globals["describe_default"] = describe_default
     app.mount("/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
     # edits before jobs: its GET /{job_id}/{name} would otherwise take /{job_id}/versions.
-    for router in (edits.router, jobs.router, photos.router, printers.router, pages.router):
+    for router in (edits.router, jobs.router, photos.router, printers.router, pages.router, docs.router, shares.router):
         app.include_router(router)
 
     @app.exception_handler(FabricateError)
