@@ -11,6 +11,8 @@ import click
 
 from fabricate import __version__
 from fabricate.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, FabricateError, InputError
+from fabricate.export.formats import ALSO_FORMATS
+from fabricate.jobs.celery_runner import JOB_TIME_LIMIT_S
 
 
 class StageBars:
@@ -110,7 +112,8 @@ def schema_options(command):
               help="Output file: .3mf (recommended), .stl or .glb.")
 @schema_options
 @click.option("--slice", "slice_gcode", is_flag=True, help="Slice with PrusaSlicer when installed and report estimates.")
-@click.option("--also", multiple=True, type=click.Choice(["stl", "glb"]), help="Also write these formats beside it.")
+@click.option("--also", multiple=True, type=click.Choice(ALSO_FORMATS),
+              help="Also write these beside it: glb (textured PBR), obj (+ MTL + PNG), quad-obj (quad-dominant).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 def make(photos, output, slice_gcode, also, quiet, **choices):
     """Reconstruct PHOTOS (one, or up to 8 of the same object) and write a print-ready model."""
@@ -151,6 +154,10 @@ def make(photos, output, slice_gcode, also, quiet, **choices):
             click.echo("  " + result.slice_report.summary_line())
         elif slice_gcode:
             click.echo("  not sliced: PrusaSlicer is not installed (apt install prusa-slicer)")
+        estimate = result.print_estimate()
+        click.echo("  " + estimate.summary_line())
+        for warning in estimate.warnings():
+            click.echo("  warning: " + warning)
         click.echo("wrote " + ", ".join(written))
 
     _run(body)
@@ -275,14 +282,22 @@ def serve(host, port, data_dir, workers, max_upload_mb, allow_hosts, broker):
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Jobs this worker builds at the same time (one process each).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="The jobs folder the server uses, shared with it [default: ~/.local/share/fabricate].")
+              help="The data folder the server uses (job files), shared with it, at any path "
+                   "[default: ~/.local/share/fabricate].")
 @click.option("--loglevel", default="INFO", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
-def worker(broker, concurrency, data_dir, loglevel):
-    """Build the jobs of a `serve --broker` server (or a `batch --broker`) on this machine, until stopped."""
+@click.option("--job-time-limit", default=JOB_TIME_LIMIT_S, show_default=True, type=click.IntRange(10, 7 * 24 * 3600),
+              metavar="SECONDS", help="Stop (and fail) a job building longer than this; a lost machine's job is "
+                                      "handed out again a little after it. The same on every worker.")
+def worker(broker, concurrency, data_dir, loglevel, job_time_limit):
+    """Build the jobs of a `serve --broker` server (or a `batch --broker`) on this machine, until stopped.
+
+    Uses CUDA for the learned model where the machine has it, else the CPU.
+    """
     def body():
         from fabricate.jobs.celery_runner import redis_url_ok, run_worker
 
-        run_worker(redis_url_ok(broker), data_dir=data_dir, concurrency=concurrency, loglevel=loglevel)
+        run_worker(redis_url_ok(broker), data_dir=data_dir, concurrency=concurrency, loglevel=loglevel,
+                   job_time_limit_s=job_time_limit)
 
     _run(body)
 
@@ -330,11 +345,12 @@ def batch(photos_dir, out_dir, broker, quiet, **choices):
 @click.option("--preview", type=click.Path(dir_okay=False), default=None, help="Preview PNG [default: rendered].")
 @click.option("--hub", default="generic", show_default=True,
               help="thingiverse or sketchfab (their APIs; token in hub.toml, FABRICATE_<HUB>_TOKEN or the keyring), "
-                   "generic (FABRICATE_HUB_URL, FABRICATE_HUB_TOKEN), printables or makerworld.")
+                   "generic (your own hub: hub.toml or FABRICATE_HUB_URL, FABRICATE_HUB_TOKEN), printables or "
+                   "makerworld (a package to upload there yourself).")
 @click.option("--category", default=None, help="The hub's category (Thingiverse).")
 @click.option("--publish", is_flag=True, help="Publish at once [default: a draft / work in progress].")
 @click.option("--private", is_flag=True, help="Private model (Sketchfab Pro).")
-@click.option("--status", "show_status", is_flag=True, help="List every share to thingiverse/sketchfab: state and link.")
+@click.option("--status", "show_status", is_flag=True, help="List every share to a hub with an API: state and link.")
 @click.option("--resume", is_flag=True, help="Run the unfinished shares whose next try has come.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where the share queue lives, beside the jobs [default: ~/.local/share/fabricate].")
@@ -345,7 +361,7 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
 
     from fabricate.export import read_3mf, write_glb
     from fabricate.render import render_preview
-    from fabricate.hub import ADAPTERS, HubError, ModelPackage, hub_client
+    from fabricate.hub import ADAPTERS, HubError, ManualHubAdapter, ModelPackage, ShareFailed
     from fabricate.hub import resume as resume_shares
     from fabricate.hub import share as share_to_hub
     from fabricate.hub.queue import ShareQueue
@@ -357,7 +373,7 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
         if status.state == "done":
             click.echo(f"shared: {status.link}")
         elif status.state == "failed":
-            raise HubError(f"share {status.id} failed: {status.error}")
+            raise ShareFailed(f"share {status.id} failed: {status.error}")
         else:
             raise HubError(f"share {status.id} is {status.state}: {status.error}; "
                            "`fabricate share --resume` tries again (`--status` shows it)")
@@ -385,7 +401,7 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
         package = ModelPackage(title=title, model_path=Path(model_file), preview_path=Path(preview_path),
                                description=description, licence=licence, tags=list(tags), category=category)
         if hub not in ADAPTERS:
-            url = hub_client(hub, out_dir=Path(model_file).parent).upload(package)
+            url = ManualHubAdapter(hub, out_dir=Path(model_file).parent).upload(package)
             click.echo(f"shared: {url}")
             return
         if hub == "sketchfab":  # its 3D viewer takes the textured GLB, written beside the 3MF
@@ -486,14 +502,15 @@ def train(config_path, layer_steps, refine_steps, data_dir, out_dir, weights):
 @click.option("--printer", default=None, help="Printer id (needed for a file never edited; stored in it afterwards).")
 @click.option("--history", "show_history", is_flag=True, help="List the edits stored in the file.")
 @click.option("--undo", "undo_steps", type=int, default=None, metavar="N", help="Go back N edits.")
-def edit(model_file, instructions, output, printer, show_history, undo_steps):
+@click.option("--redo", "redo_steps", type=int, default=None, metavar="N", help="Go forward N edits again after --undo.")
+def edit(model_file, instructions, output, printer, show_history, undo_steps, redo_steps):
     """Edit a made 3MF by plain words, e.g. "make it 20% taller and flatten the base" (see README: Edits)."""
     def body():
-        from fabricate.edit import edit_model, load_model, undo_model, write_model
+        from fabricate.edit import edit_model, load_model, redo_model, undo_model, write_model
 
-        asked = [bool(instructions), show_history, undo_steps is not None]
+        asked = [bool(instructions), show_history, undo_steps is not None, redo_steps is not None]
         if sum(asked) != 1:
-            raise InputError("give instructions, --history or --undo N (one of them)")
+            raise InputError("give instructions, --history, --undo N or --redo N (one of them)")
         if not show_history and not output:
             raise InputError("say where the edited model goes with -o OUT.3mf")
         model = load_model(model_file, printer)
@@ -501,12 +518,20 @@ def edit(model_file, instructions, output, printer, show_history, undo_steps):
             for version in model.history.versions:
                 said = f' "{version.text}"' if version.text else ""
                 click.echo(f"version {version.number}{said}: " + "; ".join(version.summary))
+            for version in model.history.undone:
+                click.echo(f"undone, --redo can restore: version {version.number} \"{version.text}\"")
             return
-        result = undo_model(model, undo_steps) if undo_steps is not None else edit_model(model, list(instructions))
+        if undo_steps is not None:
+            result = undo_model(model, undo_steps)
+        elif redo_steps is not None:
+            result = redo_model(model, redo_steps)
+        else:
+            result = edit_model(model, list(instructions))
         write_model(result, output)
         size = result.model.mesh.extents
         click.echo(f"version {result.model.version}: {size[0]:.1f} x {size[1]:.1f} x {size[2]:.1f} mm on the "
-                   f"{result.printer.id}" + (f" (undid {undo_steps})" if undo_steps is not None else ""))
+                   f"{result.printer.id}" + (f" (undid {undo_steps})" if undo_steps is not None else "")
+                   + (f" (redid {redo_steps})" if redo_steps is not None else ""))
         for line in result.summary_lines() if undo_steps is None else []:
             click.echo("  " + line)
         for action in result.repairs:

@@ -15,8 +15,10 @@ from typing import Optional
 
 from fabricate.color.delight import DELIGHT_MODES
 from fabricate.color.lab import parse_hex_colours
-from fabricate.color.palette import MAX_FILAMENTS
+from fabricate.color.palette import AUTO_COUNT, MAX_FILAMENTS
 from fabricate.errors import BadOption, TooSmall
+from fabricate.export.textured import (DEFAULT_ASSET_TRIANGLES, DEFAULT_TEXTURE_SIZE, MAX_ASSET_TRIANGLES,
+                                       TEXTURE_SIZES)
 from fabricate.mesh.simplify import DEFAULT_TRIANGLE_BUDGET, MIN_TRIANGLE_BUDGET
 from fabricate.printing import get_printer, list_printers
 from fabricate.printing.fit import MAX_BASE_CUT, MIN_SIDE_NOZZLE_WIDTHS, ORIENTATIONS
@@ -24,7 +26,8 @@ from fabricate.printing.settings import (BRIM_RANGE_MM, INFILL_PATTERNS, INFILL_
                                          PRESETS, SHELL_LAYERS_RANGE, SUPPORT_ANGLE_RANGE, SUPPORT_MODES,
                                          WALL_LOOPS_RANGE, Filament, PrintSettings, build_settings)
 from fabricate.reconstruct import MODELS, RESOLUTIONS, Reconstructor, get_reconstructor
-from fabricate.schema import OptionField, check_options, option, option_fields
+from fabricate.reconstruct import model_names as reconstruct_model_names
+from fabricate.schema import OptionField, WholeNumberOr, check_options, option, option_fields
 
 #: The concerns, in the order the CLI help, the page and the README show them.
 GROUPS = {
@@ -40,12 +43,16 @@ MAX_PHOTOS = 8
 MAX_HEIGHT_MM = 2000.0
 
 
+#: ``--colors``: a number of filaments, or auto (as many as the object's distinct colours).
+COLOUR_COUNT = WholeNumberOr(AUTO_COUNT)
+
+
 def printer_ids() -> tuple:
     return tuple(p.id for p in list_printers())
 
 
 def model_names() -> tuple:
-    return tuple(MODELS)
+    return reconstruct_model_names()
 
 
 @dataclass(kw_only=True)
@@ -81,9 +88,9 @@ class SizeAndPlacement:
 class ColourChoice:
     """How many filaments, which colours, which material."""
 
-    colors: Optional[int] = option(None, minimum=1, maximum=MAX_FILAMENTS, group="colours", label="Colours",
-                                   default_text="4 on multi-material printers, else 1",
-                                   help="Number of filaments.")
+    colors: COLOUR_COUNT = option(AUTO_COUNT, minimum=1, maximum=MAX_FILAMENTS, group="colours", label="Colours",
+                                  help="Number of filaments, or auto: one per distinct colour of the object, at "
+                                       "most what the printer (or --palette) loads.")
     palette: Optional[str] = option(None, group="colours", label="Palette", default_text="from the photo",
                                     help="Your filament colours, e.g. '#FFFFFF,#D02020,#202020'.")
     material: str = option("PLA", choices=MATERIALS, group="colours", label="Material", help="Filament material.")
@@ -140,6 +147,11 @@ class OutputChoice:
                          help="Extras for prusa, bambu, orca, generic (comma list) or all.")
     title: Optional[str] = option(None, group="output", label="Title", default_text="from the photo's name",
                                   help="Model title.")
+    texture_size: int = option(DEFAULT_TEXTURE_SIZE, choices=TEXTURE_SIZES, unit="texels", group="output",
+                               label="Texture size", help="Side of the colour texture of the GLB and OBJ (--also).")
+    asset_triangles: int = option(DEFAULT_ASSET_TRIANGLES, minimum=MIN_TRIANGLE_BUDGET, maximum=MAX_ASSET_TRIANGLES,
+                                  group="output", label="GLB/OBJ triangle budget",
+                                  help="Most triangles in the textured GLB and OBJ (the 3MF keeps --max-triangles).")
 
 
 #: The concern groups, in display order; MakeOptions inherits every field from them.
@@ -232,11 +244,15 @@ class MakeOptions(OutputChoice, PrintChoice, ColourChoice, SizeAndPlacement, Mod
             raise BadOption(f"palette: {exc}") from None
 
     def filament_count(self, printer, palette=None) -> int:
-        if self.colors is not None:
+        """The number of filaments asked for, or with ``--colors auto`` the most there may be."""
+        if self.colors != AUTO_COUNT:
             return int(self.colors)
-        if palette is not None:
-            return len(palette)
-        return 4 if printer.filament_slots > 1 else 1
+        return min(printer.filament_slots, len(palette)) if palette is not None else printer.filament_slots
+
+    @property
+    def auto_colours(self) -> bool:
+        """Whether the object's colours choose the number of filaments (at most :meth:`filament_count`)."""
+        return self.colors == AUTO_COUNT
 
 
 @dataclass
@@ -294,10 +310,11 @@ def describe_default(f: OptionField) -> str:
 def _number_range(f: OptionField) -> str:
     """'whole number 1–20', 'number above 0–2000 mm', 'number from 0.04 mm'."""
     def shown(value):
-        return f"{value:,}" if f.kind is int else f"{value:g}"
+        return f"{value:,}" if whole else f"{value:g}"
 
+    whole = f.kind is int or isinstance(f.kind, WholeNumberOr)
     low, high = f.spec.minimum, f.spec.maximum
-    kind = "whole number" if f.kind is int else "number"
+    kind = "whole number" if whole else "number"
     unit = f" {f.spec.unit}" if f.spec.unit else ""
     if low is not None and high is not None:
         return f"{kind} {'over ' if f.spec.exclusive_minimum else ''}{shown(low)}–{shown(high)}{unit}"
@@ -315,6 +332,8 @@ def options_markdown() -> str:
             values = "a printer id"
         elif allowed is not None:
             values = " \\| ".join(map(str, allowed))
+        elif isinstance(f.kind, WholeNumberOr):
+            values = " \\| ".join(f.kind.words + (_number_range(f),))
         elif f.kind is bool:
             values = f"`{f.flag}` / `--{f.spec.negative}`"
         elif f.kind in (int, float):

@@ -20,7 +20,7 @@ from fabricate.color.views import colour_from_views, single_photo_view
 from fabricate.color.lab import to_hex
 from fabricate.color.palette import FilamentAssignment, assign_filaments
 from fabricate.errors import BadOption, MeshError
-from fabricate.export import write_mesh
+from fabricate.export.formats import output_file, output_files, write_model_output
 from fabricate.atomic import atomic_path, write_bytes_atomic
 from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, validate_mesh
 from fabricate.mesh.surface import reconstruct_surface
@@ -28,6 +28,7 @@ from fabricate.export.slicer_parts import SlicerParts, parse_slicers
 from fabricate.options import MakeOptions
 from fabricate.printing import FitReport, fit_to_build_volume, inside_build_volume
 from fabricate.printing.analysis import PrintAnalysis, analyse_print
+from fabricate.printing.estimate import PrintEstimate, estimate_from_slice, estimate_print
 from fabricate.printing.settings import Filament, PrintSettings
 from fabricate.progress import Progress, ProgressCallback
 
@@ -86,8 +87,16 @@ class MakeResult:
             "print_settings": self.settings.to_dict() if self.settings is not None else None,
             "analysis": self.analysis.to_dict() if self.analysis is not None else None,
             "slicing": self.slice_report.to_dict() if self.slice_report is not None else None,
+            "print_estimate": self.print_estimate().to_dict() if self.settings is not None else None,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+    def print_estimate(self, price_per_kg: Optional[float] = None) -> PrintEstimate:
+        """Filament and time: the slicer's figures when it ran (``--slice``), else the stated estimate."""
+        if self.slice_report is not None:
+            return estimate_from_slice(self.slice_report, price_per_kg)
+        face_filament = self.filaments.face_filament if self.filaments is not None else None
+        return estimate_print(self.mesh, self.settings, self.printer.nozzle_diameter_mm, face_filament, price_per_kg)
 
     def slicer_parts(self) -> Optional[SlicerParts]:
         if self.filaments is None or self.settings is None:
@@ -161,7 +170,7 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
         seconds["validate"] = time.perf_counter() - checked
         stage.report(0.6)
         # Filaments are assigned on the final mesh: the flat-base cut and repairs change triangles.
-        filaments = assign_filaments(placed, len(settings.filaments), palette)
+        filaments = assign_filaments(placed, len(settings.filaments), palette, auto=options.auto_colours)
         settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
         if filaments.count > 1:
             placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
@@ -195,11 +204,12 @@ def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool 
     start = time.perf_counter()
     paths = output_paths(path, also, report_json, slice_gcode)
     with report.stage("export") as stage:
-        # Each format keeps the details it can hold (3MF all of them, STL and GLB none).
-        details = {"title": result.title, "source": result.source_name, "slicer_parts": result.slicer_parts()}
+        # Each format keeps the details it can hold (3MF all of them, STL and GLB none); the
+        # textured assets (GLB, OBJ) take their own texture size and triangle budget.
+        details = {"title": result.title, "source": result.source_name, "slicer_parts": result.slicer_parts(),
+                   "texture_size": result.options.texture_size, "asset_triangles": result.options.asset_triangles}
         for model_path in paths.models:
-            write_mesh(model_path, result.mesh, **details)
-            written.append(model_path)
+            written += write_model_output(model_path, result.mesh, **details)
         stage.report(0.8)
         result.seconds["write"] = time.perf_counter() - start
         if paths.gcode is not None:
@@ -225,14 +235,16 @@ class OutputPaths:
     report: Optional[str]
 
     def all(self) -> list:
-        return self.models + [p for p in (self.gcode, self.report) if p is not None]
+        """Every file, an OBJ's material and texture included."""
+        files = [f for model in self.models for f in output_files(model)]
+        return files + [p for p in (self.gcode, self.report) if p is not None]
 
 
 def output_paths(path, also: Sequence[str] = (), report_json: bool = True, slice_gcode: bool = False) -> OutputPaths:
     """Where :func:`write_outputs` writes, decided in one place (and checked before any work)."""
     path = os.fspath(path)
     base = os.path.splitext(path)[0]
-    models = [path] + [extra for extra in (f"{base}.{e.lstrip('.')}" for e in also)
+    models = [path] + [extra for extra in (output_file(base, e.lstrip('.')) for e in also)
                        if os.path.abspath(extra) != os.path.abspath(path)]
     gcode = base + ".gcode" if slice_gcode and path.lower().endswith(".3mf") else None
     return OutputPaths(list(dict.fromkeys(models)), gcode, base + ".report.json" if report_json else None)

@@ -69,6 +69,40 @@ class Spec:
         return self.choices() if callable(self.choices) else self.choices
 
 
+class WholeNumberOr:
+    """An option kind: a whole number, or one of a few words naming a rule (``--colors auto``).
+
+    Used as the field's annotation (``colors: COLOUR_COUNT``). The generated surfaces read
+    it through three doors: called with text it converts a CLI flag (a whole number or the
+    word, anything else a ValueError); Pydantic reads a form field through
+    ``__get_pydantic_core_schema__`` (an integer or the word, so OpenAPI lists both); and
+    :func:`check_value` checks the number's range like any other whole number.
+    """
+
+    def __init__(self, *words: str):
+        self.words = tuple(words)
+        self.__name__ = "whole number or " + " or ".join(words)
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text in self.words:
+                return text
+            try:
+                return int(text)
+            except ValueError:
+                raise ValueError(f"{value!r} is neither a whole number nor {' nor '.join(self.words)}") from None
+        return value
+
+    def __get_pydantic_core_schema__(self, source, handler):
+        from pydantic_core import core_schema
+
+        return core_schema.union_schema([core_schema.int_schema(), core_schema.literal_schema(list(self.words))])
+
+    def __repr__(self) -> str:
+        return f"WholeNumberOr{self.words!r}"
+
+
 def option(default: Any = dataclasses.MISSING, **spec) -> Any:
     """A dataclass field carrying its :class:`Spec`.
 
@@ -139,23 +173,14 @@ def check_value(field: OptionField, value: Any) -> Any:
     if field.kind is bool:
         if not isinstance(value, bool):
             raise BadOption(f"{name} must be true or false, got {value!r}")
+    elif isinstance(field.kind, WholeNumberOr):
+        if isinstance(value, str) and value.strip().lower() in field.kind.words:
+            return value.strip().lower()
+        if isinstance(value, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadOption(f"{name} must be a whole number or {' or '.join(field.kind.words)}, got {value!r}")
+        value = _checked_number(name, spec, value, integer=True)
     elif field.kind in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadOption(f"{name} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise BadOption(f"{name} must be a finite number, got {value!r}")
-        if field.kind is int:
-            if value != int(value):
-                raise BadOption(f"{name} must be a whole number, got {value!r}")
-            value = int(value)
-        else:
-            value = float(value)
-        unit = f" {spec.unit}" if spec.unit else ""
-        if spec.minimum is not None and (value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum):
-            relation = "above" if spec.exclusive_minimum else "at least"
-            raise BadOption(f"{name} must be {relation} {spec.minimum:g}{unit}, got {value:g}")
-        if spec.maximum is not None and value > spec.maximum:
-            raise BadOption(f"{name} must be at most {spec.maximum:g}{unit}, got {value:g}")
+        value = _checked_number(name, spec, value, integer=field.kind is int)
     elif field.kind is str:
         if not isinstance(value, str):
             raise BadOption(f"{name} must be text, got {value!r}")
@@ -171,6 +196,27 @@ def check_value(field: OptionField, value: Any) -> Any:
         else:
             hint = "choose one of " + ", ".join(map(str, allowed))
         raise BadOption(f"unknown {name} {value!r}; {hint}")
+    return value
+
+
+def _checked_number(name: str, spec: Spec, value: Any, integer: bool):
+    """``value`` as a finite int (``integer``) or float inside the spec's range; raises BadOption."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadOption(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise BadOption(f"{name} must be a finite number, got {value!r}")
+    if integer:
+        if value != int(value):
+            raise BadOption(f"{name} must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    unit = f" {spec.unit}" if spec.unit else ""
+    if spec.minimum is not None and (value <= spec.minimum if spec.exclusive_minimum else value < spec.minimum):
+        relation = "above" if spec.exclusive_minimum else "at least"
+        raise BadOption(f"{name} must be {relation} {spec.minimum:g}{unit}, got {value:g}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise BadOption(f"{name} must be at most {spec.maximum:g}{unit}, got {value:g}")
     return value
 
 

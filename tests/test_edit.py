@@ -160,9 +160,9 @@ def test_language_model_tool_calls_are_checked_before_use(llm_endpoint):
 def made_model(tmp_path_factory):
     from fabricate.pipeline import MakeOptions, make_model, write_outputs
 
-    # 60 mm tall so that the enlarging edits still fit the A1's bed.
+    # 60 mm tall so that the enlarging edits still fit the A1's bed; four filaments for the colour edits.
     result = make_model(str(ROOT / "samples" / "hamburger.png"),
-                        MakeOptions(printer=PRINTER, resolution=128, height_mm=60))
+                        MakeOptions(printer=PRINTER, resolution=128, height_mm=60, colors=4))
     path = tmp_path_factory.mktemp("edit") / "hamburger.3mf"
     write_outputs(result, path, report_json=False)
     return path
@@ -325,10 +325,19 @@ def test_web_edits_make_versions_undo_and_downloads(made_model, tmp_path):
         assert refused.status_code == 422 and "Edits that work" in refused.json()["detail"]
         undone = client.post(url + "/edits", json={"undo": 1})
         assert undone.status_code == 201 and undone.json()["version"] == 1
+        assert undone.json()["redo_available"] == 1 and undone.json()["report"]["validation"]["ok"]
+        redone = client.post(url + "/edits", json={"redo": 1})
+        assert redone.status_code == 201 and redone.json()["version"] == 2, redone.text
+        nothing = client.post(url + "/edits", json={"redo": 1})  # nothing left to redo: refused, no new version
+        assert nothing.status_code == 400 and "cannot redo" in nothing.json()["detail"]
         versions = client.get(url + "/versions").json()
-        assert [v["version"] for v in versions] == [0, 1, 2, 1]
+        assert [v["version"] for v in versions] == [0, 1, 2, 1, 2]
         for step in (1, 3):
             path = tmp_path / f"step{step}.3mf"
             path.write_bytes(client.get(base + versions[step]["download"]).content)
             assert_printable_3mf(path, PRINTER)
         assert np.array_equal(read_3mf(tmp_path / "step1.3mf").vertices, read_3mf(tmp_path / "step3.3mf").vertices)
+        step2, step4 = (tmp_path / f"step{n}.3mf" for n in (2, 4))
+        for step, path in ((2, step2), (4, step4)):
+            path.write_bytes(client.get(base + versions[step]["download"]).content)
+        assert np.array_equal(read_3mf(step2).vertices, read_3mf(step4).vertices)

@@ -1,53 +1,17 @@
-"""The hub client against a local HTTP server started by the test (no real hub is reachable)."""
-import email.parser
-import email.policy
+"""Sharing to the generic hub and the hubs without an upload API, against local servers started by the test
+(no real hub is reachable; the stand-ins are in tests/hub_servers.py)."""
 import io
-import json
 import time
 import zipfile
 
 import httpx
 import pytest
 
-from fabricate.hub import MANUAL_HUBS, HttpHubClient, HubConfig, HubError, ManualHubAdapter, ModelPackage
 from fabricate.errors import InputError
+from fabricate.hub import MANUAL_HUBS, HubConfig, ManualHubAdapter, ModelPackage, ShareQueue, share
 
-from conftest import SAMPLES, QuietHandler, live_server, run_cli, serve_in_background, wait_for_job
-
-
-TOKEN = "secret-token-123"
-
-
-class FakeHub:
-    """Answers 503 to the first ``failures`` uploads, then 201; records and checks every request."""
-
-    def __init__(self, failures=2, status_after=201):
-        self.failures, self.status_after = failures, status_after
-        self.requests = []
-        hub = self
-
-        class Handler(QuietHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                if len(hub.requests) <= hub.failures:
-                    self._answer(503, {"detail": "busy"})
-                    return
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    self._answer(401, {"detail": "bad token"})
-                    return
-                self._answer(hub.status_after, {"url": "https://hub.example/models/42", "id": 42})
-
-            def _answer(self, status, payload):
-                self.send_body(status, json.dumps(payload).encode())
-
-        self.url, self.server = serve_in_background(Handler)
-
-    def parts(self, index=-1):
-        request = self.requests[index]
-        message = email.parser.BytesParser(policy=email.policy.default).parsebytes(
-            f"Content-Type: {request['headers']['Content-Type']}\r\n\r\n".encode() + request["body"])
-        return {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
+from conftest import SAMPLES, live_server, run_cli, wait_for_job
+from hub_servers import TOKEN, FakeGenericHub
 
 
 @pytest.fixture
@@ -65,39 +29,42 @@ def model(tmp_path):
 
 
 @pytest.mark.slow  # builds a model
-def test_upload_retries_503_then_succeeds(model):
-    hub = FakeHub(failures=2)
+def test_upload_retries_503_then_succeeds(model, tmp_path):
+    hub = FakeGenericHub(fail={"POST /api/v1/models": 2})
     path, preview = model
     package = ModelPackage(title="Burger", model_path=path, preview_path=preview, description="Tasty",
                            licence="CC-BY-SA-4.0", tags=["food", "burger"], printer="bambu-a1")
-    client = HttpHubClient(HubConfig(hub.url, TOKEN, backoff_s=0.01))
-    assert client.upload(package) == "https://hub.example/models/42"
+    status = share("generic", package, tmp_path / "d", config=HubConfig(hub.url, TOKEN, backoff_s=0.01))
+    assert status.state == "done" and status.link == "https://hub.example/models/1", status.error
     assert len(hub.requests) == 3
     keys = {r["headers"]["Idempotency-Key"] for r in hub.requests}
     assert len(keys) == 1  # one upload, retried: the same idempotency key each time
     final = hub.requests[-1]
     assert final["path"] == "/api/v1/models" and final["headers"]["Authorization"] == f"Bearer {TOKEN}"
-    parts = hub.parts()
-    metadata = json.loads(parts["metadata"].get_content())
+    (uploaded,) = hub.models
+    metadata = uploaded["metadata"]
     assert metadata["title"] == "Burger" and metadata["licence"] == "CC-BY-SA-4.0"
     assert metadata["tags"] == ["food", "burger"] and metadata["ai_generated"] is True
-    assert parts["model"].get_payload(decode=True) == path.read_bytes()
-    assert parts["preview"].get_content_type() == "image/png"
+    assert uploaded["parts"]["model"][1] == path.read_bytes()
+    assert uploaded["parts"]["preview"] == ("preview.png", preview.read_bytes())
     assert path.exists()
 
 
-@pytest.mark.slow  # builds a model
-def test_refusal_and_exhausted_retries(model):
-    path, preview = model
-    package = ModelPackage(title="Burger", model_path=path, preview_path=preview)
-    with pytest.raises(HubError, match="401"):
-        HttpHubClient(HubConfig(FakeHub(failures=0).url, "wrong", backoff_s=0.01)).upload(package)
-    hub = FakeHub(failures=10)
-    with pytest.raises(HubError, match="after 3 attempts"):
-        HttpHubClient(HubConfig(hub.url, TOKEN, attempts=3, backoff_s=0.01)).upload(package)
+def test_refusal_and_exhausted_retries(tmp_path):
+    path = tmp_path / "model.3mf"
+    path.write_bytes(b"stand-in 3mf")
+    package = ModelPackage(title="Burger", model_path=path)
+    refusing = FakeGenericHub()
+    status = share("generic", package, tmp_path / "d", config=HubConfig(refusing.url, "wrong", backoff_s=0.01))
+    assert status.state == "failed" and "401" in status.error and len(refusing.requests) == 1
+    hub = FakeGenericHub(fail={"POST /api/v1/models": 10})
+    status = share("generic", package, tmp_path / "d", config=HubConfig(hub.url, TOKEN, attempts=3, backoff_s=0.01))
+    assert status.state == "waiting" and "after 3 attempts" in status.error  # tried again later, from the queue
     assert len(hub.requests) == 3
-    with pytest.raises(HubError, match="after 2 attempts"):  # nothing listening: connection errors retried
-        HttpHubClient(HubConfig("http://127.0.0.1:9", TOKEN, attempts=2, backoff_s=0.01, timeout_s=2)).upload(package)
+    status = share("generic", package, tmp_path / "d",  # nothing listening: connection errors retried
+                   config=HubConfig("http://127.0.0.1:9", TOKEN, attempts=2, backoff_s=0.01, timeout_s=2))
+    assert status.state == "waiting" and "after 2 attempts" in status.error
+    assert [s.hub for s in ShareQueue(tmp_path / "d").status()] == ["generic"] * 3
     assert path.exists()
 
 
@@ -121,20 +88,22 @@ def test_manual_adapter_prepares_a_zip(model, tmp_path):
 
 
 @pytest.mark.slow  # builds a model
-def test_cli_share(model, monkeypatch):
-    hub = FakeHub(failures=1)
+def test_cli_share(model, monkeypatch, tmp_path):
+    hub = FakeGenericHub(fail={"POST /api/v1/models": 1})
     path, _ = model
     monkeypatch.setenv("FABRICATE_HUB_URL", hub.url)
     monkeypatch.setenv("FABRICATE_HUB_TOKEN", TOKEN)
-    result = run_cli("share", path, "--title", "Burger", "--tag", "food")
+    result = run_cli("share", path, "--title", "Burger", "--tag", "food", "--data-dir", tmp_path / "d")
     # backoff 1 s once: still quick
     assert result.returncode == 0, result.stderr
-    assert "https://hub.example/models/42" in result.stdout
+    assert "https://hub.example/models/1" in result.stdout
+    listing = run_cli("share", "--status", "--data-dir", tmp_path / "d")
+    assert "generic" in listing.stdout and "done" in listing.stdout and "https://hub.example/models/1" in listing.stdout
 
 
 @pytest.mark.slow  # builds a model in a worker
 def test_share_from_the_web_app(tmp_path):
-    hub = FakeHub(failures=2)
+    hub = FakeGenericHub(fail={"POST /api/v1/models": 2})
     config = HubConfig(hub.url, TOKEN, backoff_s=0.01)
     with live_server(tmp_path / "data", hub_config=config) as base, httpx.Client(timeout=60) as client:
         with open(SAMPLES[0], "rb") as handle:
@@ -144,9 +113,11 @@ def test_share_from_the_web_app(tmp_path):
         shared = client.post(f"{base}/api/jobs/{job['id']}/share",
                              json={"title": "Burger", "licence": "CC0-1.0", "tags": ["food"]})
         assert shared.status_code == 200, shared.text
-        assert shared.json()["share_url"] == "https://hub.example/models/42"
-        assert client.get(f"{base}/api/jobs/{job['id']}").json()["share_url"] == "https://hub.example/models/42"
-        assert json.loads(hub.parts()["metadata"].get_content())["source_photo"] == "p.png"
+        assert shared.json()["share_url"] == "https://hub.example/models/1" and shared.json()["share_id"]
+        assert client.get(f"{base}/api/jobs/{job['id']}").json()["share_url"] == "https://hub.example/models/1"
+        assert hub.models[0]["metadata"]["source_photo"] == "p.png"
+        (listed,) = client.get(f"{base}/api/jobs/{job['id']}/share/status").json()
+        assert (listed["hub"], listed["state"], listed["id"]) == ("generic", "done", shared.json()["share_id"])
 
 
 def test_an_unsupported_hub_url_or_setting_is_refused_at_once_never_retried(tmp_path, monkeypatch):
@@ -221,3 +192,38 @@ def test_each_hub_with_an_adapter_has_its_own_settings_and_the_token_never_shows
     assert HubConfig.load(environ={}, path=settings).token == "generic-t"
     sketchfab = HubConfig.load(environ={"FABRICATE_SKETCHFAB_TOKEN": "sf-t"}, path=settings, hub="sketchfab")
     assert sketchfab.base_url == "http://127.0.0.1:1/v3" and sketchfab.token == "sf-t"
+
+
+def test_the_hubs_on_offer_say_what_each_needs_and_whether_it_is_set_up(tmp_path, monkeypatch):
+    from fabricate.hub import PROFILES
+
+    for name in ("HUB", "THINGIVERSE", "SKETCHFAB"):
+        monkeypatch.delenv(f"FABRICATE_{name}_URL", raising=False)
+        monkeypatch.delenv(f"FABRICATE_{name}_TOKEN", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("FABRICATE_THINGIVERSE_TOKEN", TOKEN)
+    data = tmp_path / "data"
+    job_id = succeeded_job(data)
+    with live_server(data) as base, httpx.Client(timeout=60) as client:
+        answer = client.get(f"{base}/api/hubs")
+        assert answer.status_code == 200 and TOKEN not in answer.text
+        hubs = {hub["name"]: hub for hub in answer.json()}
+        assert list(hubs) == list(PROFILES) == ["generic", "printables", "makerworld", "thingiverse", "sketchfab"]
+        assert {name: hub["configured"] for name, hub in hubs.items()} == {
+            "generic": False, "printables": True, "makerworld": True, "thingiverse": True, "sketchfab": False}
+        licences = {name: [licence["id"] for licence in hub["licences"]] for name, hub in hubs.items()}
+        assert "MIT" not in licences["thingiverse"] and "GPL-3.0" in licences["thingiverse"]
+        assert "GPL-3.0" not in licences["sketchfab"] and "GPL-3.0" not in licences["makerworld"]
+        assert hubs["sketchfab"]["max_tags"] == 42 and hubs["sketchfab"]["slug_tags"] is True
+        assert all(hubs[name]["drafts"] for name in ("thingiverse", "sketchfab"))
+        for name in ("generic", "thingiverse", "sketchfab"):  # where the token goes, in words beside the variable
+            assert "hub.toml" in hubs[name]["needs"] and "config folder" in hubs[name]["needs"]
+        assert "keyring" in hubs["thingiverse"]["needs"] and "no public upload API" in hubs["printables"]["needs"]
+        # A hub without an API is refused a licence it does not have too, before anything is written.
+        refused = client.post(f"{base}/api/jobs/{job_id}/share",
+                              json={"title": "B", "hub": "makerworld", "licence": "GPL-3.0"})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["detail"].startswith("MakerWorld does not offer the licence GPL-3.0; it offers CC-BY-4.0")
+        assert client.get(f"{base}/api/jobs/{job_id}/share/makerworld.zip").status_code == 404
+        unknown = client.post(f"{base}/api/jobs/{job_id}/share", json={"title": "B", "hub": "myspace"})
+        assert unknown.status_code == 400 and "choose one of generic, printables" in unknown.json()["detail"]

@@ -1,22 +1,14 @@
-"""Thingiverse and Sketchfab adapters and the share queue, against local stand-ins for the real hubs.
+"""Thingiverse, Sketchfab and generic-hub adapters and the share queue, against local stand-ins for the real hubs.
 
-No real hub is reachable from the tests. ``FakeThingiverse`` stands in for api.thingiverse.com and its
-storage service, following Thingiverse's upload guide (https://www.thingiverse.com/developers/upload-guide):
-``POST /things`` creates the thing, ``POST /things/{id}/files`` {filename} answers the storage form's
-``action`` and ``fields``, the file is posted there as multipart/form-data, then ``POST`` to the
-``success_action_redirect`` field finalises it; ``POST /things/{id}/publish`` publishes. ``FakeSketchfab``
-stands in for api.sketchfab.com, following Sketchfab's Data API v3 upload sample (``POST /v3/models``
-multipart with ``modelFile``; 201 with the model's ``uid``). Both check the token on every API request.
+No real hub is reachable from the tests. The stand-ins are in tests/hub_servers.py, each naming the document
+it follows: ``FakeThingiverse`` Thingiverse's upload guide, ``FakeSketchfab`` Sketchfab's Data API v3 upload
+sample, ``FakeGenericHub`` fabricate's own protocol. Each checks the token on every API request.
 """
-import email.parser
-import email.policy
-import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,154 +18,8 @@ from fabricate.errors import InputError
 from fabricate.hub import HubConfig, ModelPackage, ShareQueue, hub_adapter, share
 from fabricate.hub.profiles import AI_DISCLOSURE
 
-from conftest import ROOT, SAMPLES, QuietHandler, serve_in_background
-
-TOKEN = "tv-secret-token-9f8e7d"
-
-
-def parse_multipart(content_type: str, body: bytes) -> list:
-    """(name, filename, bytes) for each part of a multipart/form-data body, in order."""
-    message = email.parser.BytesParser(policy=email.policy.default).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-    return [(part.get_param("name", header="content-disposition"), part.get_filename(),
-             part.get_payload(decode=True)) for part in message.iter_parts()]
-
-
-class FakeHub:
-    """A threaded local HTTP server; subclasses answer routes. ``fail`` maps "METHOD /path-prefix" to how many
-    503s come first; ``hang`` names one "METHOD /path-prefix" whose first request is acted on, then held
-    until ``release`` is set, then dropped without an answer (a lost answer)."""
-
-    auth = f"Bearer {TOKEN}"
-
-    def __init__(self, fail=None, hang=None):
-        self.fail, self.hang = dict(fail or {}), hang
-        self.requests = []
-        self.release = threading.Event()
-        self.acted = threading.Event()
-        self.lock = threading.Lock()
-        hub = self
-
-        class Handler(QuietHandler):
-            def handle_one(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                with hub.lock:
-                    hub.requests.append({"method": method, "path": self.path, "headers": dict(self.headers),
-                                         "body": body})
-                    route = f"{method} {self.path}"
-                    for prefix, count in hub.fail.items():
-                        if route.startswith(prefix) and count > 0:
-                            hub.fail[prefix] = count - 1
-                            return self.answer(503, {"error": "busy"})
-                    status, payload, headers = hub.route(method, self.path, self.headers, body)
-                    hang = hub.hang and route.startswith(hub.hang)
-                    if hang:
-                        hub.hang = None
-                if hang:
-                    hub.acted.set()
-                    hub.release.wait(30)
-                    self.close_connection = True
-                    return  # the connection drops with no answer: the client cannot know it happened
-                self.answer(status, payload, headers)
-
-            def do_GET(self):
-                self.handle_one("GET")
-
-            def do_POST(self):
-                self.handle_one("POST")
-
-            def answer(self, status, payload, headers=None):
-                self.send_body(status, json.dumps(payload).encode() if payload is not None else b"", headers=headers)
-
-        self.url, self.server = serve_in_background(Handler)
-
-    def count(self, method, prefix):
-        return sum(1 for r in self.requests if r["method"] == method and r["path"].startswith(prefix))
-
-    def close(self):
-        self.release.set()
-        self.server.shutdown()
-
-
-class FakeThingiverse(FakeHub):
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.things, self.slots = {}, {}
-
-    def route(self, method, path, headers, body):
-        if path == "/storage" and method == "POST":  # the storage service: signed fields, no token expected
-            parts = parse_multipart(headers["Content-Type"], body)
-            fields = {name: value.decode() for name, filename, value in parts if filename is None}
-            slot = self.slots[fields["key"].split("/")[1]]
-            assert [name for name, _, _ in parts][-1] == "file", "the file must come after the fields"
-            slot["stored"] = [value for name, _, value in parts if name == "file"][0]
-            slot["stores"] += 1
-            return 303, None, {"Location": fields["success_action_redirect"]}
-        if headers.get("Authorization") != self.auth:
-            return 401, {"error": "Unauthorized"}, {"WWW-Authenticate": "Bearer V1"}
-        segments = path.strip("/").split("/")
-        if method == "POST" and path == "/things":
-            fields = json.loads(body)
-            thing_id = 1000 + len(self.things)
-            self.things[thing_id] = {**fields, "id": thing_id, "is_published": False, "files": [], "images": [],
-                                     "public_url": f"https://www.thingiverse.com/thing:{thing_id}"}
-            return 200, self.public(thing_id), {}
-        if method == "GET" and path == "/users/me/things":
-            return 200, [self.public(t) for t in self.things], {}
-        thing = self.things.get(int(segments[1])) if segments[0] == "things" and len(segments) > 1 else None
-        if method == "GET" and thing and len(segments) == 2:
-            return 200, self.public(thing["id"]), {}
-        if method == "GET" and thing and segments[2] in ("files", "images"):
-            return 200, thing[segments[2]], {}
-        if method == "POST" and thing and segments[2:] == ["files"]:
-            filename = json.loads(body)["filename"]
-            slot_id = str(len(self.slots) + 1)
-            self.slots[slot_id] = {"thing": thing["id"], "filename": filename, "stored": None, "stores": 0}
-            fields = {"AWSAccessKeyId": "AKIAFAKE", "bucket": "thingiverse-fake", "key": f"uploads/{slot_id}/{filename}",
-                      "acl": "public-read", "policy": "cG9saWN5", "signature": "c2ln",
-                      "success_action_redirect": f"{self.url}/files/{slot_id}/finalize"}
-            return 200, {"action": f"{self.url}/storage", "fields": fields}, {}
-        if method == "POST" and thing and segments[2:] == ["publish"]:
-            thing["is_published"] = True
-            return 200, self.public(thing["id"]), {}
-        if method == "POST" and segments[0] == "files" and segments[2:] == ["finalize"]:
-            slot = self.slots[segments[1]]
-            if slot["stored"] is None:
-                return 400, {"error": "nothing was uploaded"}, {}
-            listing = "images" if slot["filename"].endswith((".png", ".jpg")) else "files"
-            entry = {"id": int(segments[1]), "name": slot["filename"], "size": len(slot["stored"])}
-            self.things[slot["thing"]][listing].append(entry)
-            return 200, entry, {}
-        return 404, {"error": "Not Found"}, {}
-
-    def public(self, thing_id):
-        thing = self.things[thing_id]
-        return {k: thing[k] for k in ("id", "name", "public_url", "is_published", "is_wip")}
-
-
-class FakeSketchfab(FakeHub):
-    auth = f"Token {TOKEN}"
-
-    def __init__(self, **options):
-        super().__init__(**options)
-        self.models = {}
-
-    def route(self, method, path, headers, body):
-        if headers.get("Authorization") != self.auth:
-            return 401, {"detail": "Invalid token."}, {}
-        if method == "POST" and path == "/v3/models":
-            parts = parse_multipart(headers["Content-Type"], body)
-            fields = {}
-            for name, filename, value in parts:
-                if filename is None:
-                    fields.setdefault(name, []).append(value.decode())
-            uid = f"{len(self.models) + 1:032x}"
-            self.models[uid] = {"fields": fields, "file": [(f, v) for n, f, v in parts if n == "modelFile"][0]}
-            return 201, {"uid": uid, "uri": f"{self.url}/v3/models/{uid}"}, {"Location": f"{self.url}/v3/models/{uid}"}
-        if method == "GET" and path == "/v3/me/models":
-            return 200, {"results": [{"uid": uid, "name": m["fields"]["name"][0]} for uid, m in self.models.items()]}, {}
-        return 404, {"detail": "Not found."}, {}
+from conftest import ROOT, SAMPLES
+from hub_servers import TOKEN, FakeGenericHub, FakeSketchfab, FakeThingiverse
 
 
 @pytest.fixture
@@ -433,8 +279,102 @@ def test_cli_a_bad_token_fails_in_one_line_and_is_not_retried(hubs, files, tmp_p
     proc = cli(files["model"], "--hub", "thingiverse", "--title", "B", "--preview", files["cover"],
                "--data-dir", tmp_path / "d", env=env)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err  # the user must act: exit 2
     assert "refused the token (401 Unauthorized)" in err and "not-the-token" not in err + out
     assert len(hub.requests) == 1
     listing, _ = cli("--status", "--data-dir", tmp_path / "d", env=env).communicate(timeout=60)
     assert "failed" in listing and "401" in listing
+
+
+# ---------------------------------------------------------------- the generic hub goes through the queue too
+
+
+def test_a_generic_share_is_a_queued_record_retried_with_one_key(hubs, files, tmp_path):
+    hub = hubs(FakeGenericHub, fail={"POST /api/v1/models": 2})
+    status = share("generic", package(files), tmp_path / "d", config=config(hub))
+    assert status.state == "done" and status.link == "https://hub.example/models/1", status.error
+    assert status.steps == [{"name": "model", "state": "done"}] and status.steps_done == status.steps_total == 1
+    assert len(hub.requests) == 3 and len({r["headers"]["Idempotency-Key"] for r in hub.requests}) == 1
+    (model,) = hub.models
+    assert model["metadata"]["licence"] == "CC-BY-SA-4.0" and model["metadata"]["ai_generated"] is True
+    assert model["parts"]["model"] == ("burger.3mf", files["model"].read_bytes())
+    assert model["parts"]["preview"][1] == files["cover"].read_bytes()
+    (listed,) = ShareQueue(tmp_path / "d").status()
+    assert (listed.hub, listed.state, listed.link) == ("generic", "done", status.link)
+    assert_no_token(tmp_path / "d")
+
+
+def test_a_generic_share_killed_mid_upload_resumes_with_the_same_key_and_shows_in_status(hubs, files, tmp_path):
+    """The hub acts on the upload, the answer is lost, the process is killed; `--resume` sends it again with the
+    step's stored Idempotency-Key, which the hub drops: one model, and `--status` lists the share done."""
+    hub = hubs(FakeGenericHub, hang="POST /api/v1/models")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+           "FABRICATE_HUB_URL": hub.url, "FABRICATE_HUB_TOKEN": TOKEN}
+    data = tmp_path / "data"
+    first = cli(files["model"], "--title", "Burger", "--preview", files["cover"], "--data-dir", data, env=env)
+    assert hub.acted.wait(60), first.communicate(timeout=5)
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    listing, _ = cli("--status", "--data-dir", data, env=env).communicate(timeout=60)
+    assert "generic" in listing and "0/1 steps" in listing, listing  # recorded, its one step's outcome unknown
+    hub.release.set()
+    out, err = (second := cli("--resume", "--data-dir", data, env=env)).communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert len(hub.models) == 1 and "https://hub.example/models/1" in out
+    assert len({r["headers"]["Idempotency-Key"] for r in hub.requests}) == 1 and len(hub.requests) == 2
+    listing, _ = cli("--status", "--data-dir", data, env=env).communicate(timeout=60)
+    assert "done" in listing and "1/1 steps" in listing and "https://hub.example/models/1" in listing
+    assert_no_token(data, out, err, listing)
+
+
+# ---------------------------------------------------------------- a hub answer without a field its API documents
+
+
+@pytest.mark.parametrize("hub_name, kind, omit, field", [
+    ("thingiverse", FakeThingiverse, {"POST /things/1000/files": "action"}, "action"),
+    ("thingiverse", FakeThingiverse, {"POST /things": "id"}, "id"),
+    ("generic", FakeGenericHub, {"POST /api/v1/models": "url"}, "url"),
+])
+def test_a_hub_answer_missing_a_field_fails_the_share_clearly_and_sends_nothing_more(hubs, files, tmp_path,
+                                                                                     hub_name, kind, omit, field):
+    hub = hubs(kind, omit=omit)
+    status = share(hub_name, package(files), tmp_path / "d", config=config(hub))
+    assert status.state == "failed", status
+    assert f"without the {field!r} field its API documents; nothing more was sent" in status.error
+    last = hub.requests[-1]
+    assert f"{last['method']} {last['path']}".startswith(next(iter(omit)))  # the request it answered was the last
+    assert hub.count("POST", "/storage") == 0
+    assert ShareQueue(tmp_path / "d").due() == []  # failed for good: retrying would not change the answer
+
+
+def test_a_hub_answer_missing_a_field_is_one_line_exit_2_on_the_cli(hubs, files, tmp_path):
+    hub = hubs(FakeThingiverse, omit={"POST /things/1000/files": "fields"})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path / "none"),
+           "FABRICATE_THINGIVERSE_URL": hub.url, "FABRICATE_THINGIVERSE_TOKEN": TOKEN}
+    out, err = (proc := cli(files["model"], "--hub", "thingiverse", "--title", "B", "--preview", files["cover"],
+                            "--data-dir", tmp_path / "d", env=env)).communicate(timeout=60)
+    assert proc.returncode == 2 and len(err.strip().splitlines()) == 1, err
+    assert "Thingiverse answered the upload request for burger.3mf without the 'fields' field" in err
+    assert "Traceback" not in err and TOKEN not in out + err
+
+
+def test_a_hub_answer_missing_a_field_is_a_502_with_a_json_detail(hubs, tmp_path, monkeypatch):
+    import httpx
+
+    from conftest import live_server
+    from test_hub import succeeded_job
+
+    hub = hubs(FakeThingiverse, omit={"POST /things": "id"})
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("FABRICATE_THINGIVERSE_URL", hub.url)
+    monkeypatch.setenv("FABRICATE_THINGIVERSE_TOKEN", TOKEN)
+    data = tmp_path / "data"
+    job_id = succeeded_job(data)
+    with live_server(data) as base, httpx.Client(timeout=60) as client:
+        answer = client.post(f"{base}/api/jobs/{job_id}/share", json={"title": "Burger", "hub": "thingiverse"})
+        assert answer.status_code == 502 and answer.headers["content-type"] == "application/json", answer.text
+        assert "Thingiverse answered the new thing without the 'id' field" in answer.json()["detail"]
+        (listed,) = client.get(f"{base}/api/jobs/{job_id}/share/status").json()
+        assert listed["state"] == "failed" and "'id'" in listed["error"]
+        assert listed["steps"][0] == {"name": "thing", "state": "sent"}  # acted on at the hub, never taken for done
+    assert len(hub.things) == 1 and hub.count("POST", "/things/") == 0

@@ -1,17 +1,44 @@
-"""The job store on its own, in a temporary folder: no pipeline runs."""
+"""The job store on its own, in a temporary folder: no pipeline runs.
+
+Every behaviour is checked on both backends: the embedded SQLite store and the Redis one that
+`serve --broker` uses (on a real redis-server of this module's own, on 127.0.0.1 with a free port
+and its append-only file, emptied before each test).
+"""
 import sqlite3
 
 import pytest
 
-from fabricate.jobs.store import JobStore, PhotoFile
+from fabricate.jobs.local_farm import RedisServer, redis_server_path
+from fabricate.jobs.store import JobStore, PhotoFile, open_job_store
 
 FRONT = PhotoFile(b"front bytes", "png", "burger.png")
 SIDE = PhotoFile(b"side bytes", "jpg", "burger-side.jpg")
 
 
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    if redis_server_path() is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.kill()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def open_store(request, tmp_path):
+    """Opens the store of ``tmp_path`` with the backend under test (again: as the next process would)."""
+    if request.param == "sqlite":
+        return lambda: open_job_store(tmp_path)
+    url = request.getfixturevalue("redis_url")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return lambda: open_job_store(tmp_path, url)
+
+
 @pytest.fixture
-def store(tmp_path):
-    return JobStore(tmp_path)
+def store(open_store):
+    return open_store()
 
 
 def test_a_new_job_is_queued_with_its_photos_and_options(store):
@@ -106,14 +133,14 @@ def test_delete_removes_the_row_the_events_and_the_folder(store):
     assert not store.delete(job.id)
 
 
-def test_a_restart_fails_the_interrupted_jobs_and_returns_the_queued_ones(tmp_path):
-    store = JobStore(tmp_path)
+def test_a_restart_fails_the_interrupted_jobs_and_returns_the_queued_ones(open_store):
+    store = open_store()
     interrupted, waiting, done = (store.create([FRONT], {}) for _ in range(3))
     store.mark_running(interrupted.id)
     store.mark_running(done.id)
     store.finish(done.id, {}, {})
     later = store.create([FRONT], {})
-    again = JobStore(tmp_path)  # the next server process
+    again = open_store()  # the next server process
     assert again.recover_after_restart() == [waiting.id, later.id]
     assert again.get(interrupted.id).status == "failed" and "restart" in again.get(interrupted.id).error
     assert again.get(done.id).status == "succeeded"
@@ -152,7 +179,8 @@ def test_non_finite_numbers_are_never_written_and_a_refused_job_leaves_no_folder
     ("progress", float("inf"), "progress is not a finite number"),
     ("status", "exploded", "unknown status 'exploded'"),
 ])
-def test_a_damaged_row_loads_as_a_failed_job_saying_why(store, column, value, reason):
+def test_a_damaged_row_loads_as_a_failed_job_saying_why(tmp_path, column, value, reason):
+    store = JobStore(tmp_path)
     damaged, good = store.create([FRONT], {}), store.create([SIDE], {})
     with sqlite3.connect(store.db_path) as db:
         db.execute(f"UPDATE jobs SET {column} = ? WHERE id = ?", (value, damaged.id))
@@ -165,3 +193,78 @@ def test_a_damaged_row_loads_as_a_failed_job_saying_why(store, column, value, re
         with sqlite3.connect(store.db_path) as db:
             status, error = db.execute("SELECT status, error FROM jobs WHERE id = ?", (damaged.id,)).fetchone()
         assert status == "failed" and reason in error
+
+
+def test_a_damaged_redis_field_loads_as_a_failed_job_naming_it(redis_url, tmp_path):
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    store = open_job_store(tmp_path, redis_url)
+    damaged, good = store.create([FRONT], {}), store.create([SIDE], {})
+    store.redis.hset(f"fabricate:job:{damaged.id}", "options", "{not json")
+    job = store.get(damaged.id)
+    assert job.status == "failed" and "options is not JSON" in job.error and "damaged" in job.error
+    assert [j.id for j in store.list()] == [damaged.id, good.id]
+    assert store.recover_after_restart() == [good.id]  # never run; the record now says why
+    assert "options is not JSON" in store.redis.hget(f"fabricate:job:{damaged.id}", "error").decode()
+
+
+def test_a_job_lost_twice_fails_with_both_reasons_and_duplicates_are_skipped(store):
+    job = store.create([FRONT], {"printer": "bambu-a1"})
+    assert store.claim(job.id, "w1 pid 1", device="cpu") == 1
+    assert store.claim(job.id, "w2 pid 2") is None  # a duplicate delivery while it builds: skipped
+    assert store.claim(job.id, "w2 pid 2", redelivered=True, device="cuda") == 2  # w1 was lost: run again
+    assert [(a["worker"], a["device"]) for a in store.attempts(job.id)] == [("w1 pid 1", "cpu"), ("w2 pid 2", "cuda")]
+    assert store.claim(job.id, "w1 pid 3", redelivered=True) is None  # lost twice: failed
+    failed = store.get(job.id)
+    assert failed.status == "failed"
+    assert "attempt 1: the worker building it (w1 pid 1) was lost" in failed.error
+    assert "attempt 2: the worker building it (w2 pid 2) was lost" in failed.error
+    assert store.claim(job.id, "w1 pid 4", redelivered=True) is None  # finished jobs never run again
+    assert store.queue_position(failed) is None
+
+    other = store.create([FRONT], {"printer": "bambu-a1"})
+    assert store.claim(other.id, "w1 pid 1") == 1
+    assert store.end_attempt(other.id, 1, "internal error (MemoryError: )")  # queued again
+    assert store.get(other.id).status == "queued"
+    assert store.claim(other.id, "w2 pid 2") == 2
+    assert not store.end_attempt(other.id, 2, "internal error (RuntimeError: twice)")
+    assert store.get(other.id).error == ("attempt 1: internal error (MemoryError: ); "
+                                         "attempt 2: internal error (RuntimeError: twice)")
+    assert [e["status"] for e in store.events_after(other.id, 0)] == ["running", "queued", "running", "failed"]
+    assert store.delete(other.id) and store.attempts(other.id) == []
+    assert store.claim(other.id, "w3 pid 3") is None  # a deleted job's late delivery is dropped
+
+
+def test_an_idempotency_key_makes_one_job_per_request(store, tmp_path):
+    first = store.create([FRONT, SIDE], {"printer": "bambu-a1"}, idempotency_key="order-17:photo-set")
+    again, created = store.create_once([FRONT, SIDE], {"printer": "bambu-a1"}, "order-17:photo-set")
+    assert not created and again.id == first.id and again.idempotency_key == "order-17:photo-set"
+    assert [j.id for j in store.list()] == [first.id]
+    assert sorted(p.name for p in (tmp_path / "jobs").iterdir()) == [first.id]  # the replay left no folder
+    from fabricate.errors import BadOption
+
+    for other_photos, other_options in (([SIDE, FRONT], {"printer": "bambu-a1"}),  # same photos, other order
+                                        ([FRONT, SIDE], {"printer": "prusa-mk4s"})):
+        with pytest.raises(BadOption, match="already used for a different request"):
+            store.create(other_photos, other_options, idempotency_key="order-17:photo-set")
+    for bad in ("", "x" * 129, "has space", "new\nline", "ключ", "a;b"):
+        with pytest.raises(BadOption, match="Idempotency-Key must be"):
+            store.create([FRONT], {}, idempotency_key=bad)
+    assert len(store.list()) == 1 and len(list((tmp_path / "jobs").iterdir())) == 1
+    # Without a key every submission is a new job; once deleted, a key is free again.
+    assert store.create([FRONT], {}).id != store.create([FRONT], {}).id
+    assert store.delete(first.id)
+    fresh, created = store.create_once([FRONT], {}, "order-17:photo-set")
+    assert created and fresh.id != first.id
+
+
+def test_racing_requests_with_one_key_make_one_job(open_store, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [open_store() for _ in range(6)]  # one per request: as separate server threads or processes
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda s: s.create_once([FRONT], {"n": 1}, "same-key"), stores))
+    assert len({job.id for job, _ in answers}) == 1
+    assert sum(created for _, created in answers) == 1
+    assert len(stores[0].list()) == 1 and len(list((tmp_path / "jobs").iterdir())) == 1

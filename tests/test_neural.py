@@ -162,3 +162,34 @@ def test_the_model_runs_forward_and_backward_with_spconv_on_the_cpu():
     assert difference < 1e-4, difference
     assert results["spconv"][1].abs().sum() > 0
     assert torch.allclose(results["spconv"][1], results["torch"][1], atol=1e-3, rtol=1e-3)
+
+
+#: Runs the CLI as if torch were not installed: an import hook refuses it before anything imports it.
+WITHOUT_TORCH = """
+import sys
+class NoTorch:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "spconv", "safetensors"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, NoTorch())
+from fabricate.cli import main
+sys.argv = ["fabricate"] + sys.argv[1:]
+main()
+"""
+
+
+def test_the_neural_model_without_torch_says_how_to_install_it(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SAMPLES
+
+    out = tmp_path / "model.3mf"
+    result = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, "make", str(SAMPLES[0]), "--model", "neural",
+                             "--printer", "bambu-a1", "-o", str(out)], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs torch" in lines[0] and "pip install -e '.[neural]'" in lines[0], lines
+    assert not out.exists()

@@ -25,14 +25,43 @@ def test_only_blocks_near_the_surface_are_stored():
     assert len(volume.block_coords) < (128 // BLOCK) ** 3 / 4
 
 
-def test_dense_view_matches_the_function_on_allocated_blocks():
+def test_dense_view_matches_the_function_wherever_the_surface_is():
     volume, centre, radius = sphere_volume(64)
     dense = volume.to_dense()
     idx = np.stack(np.meshgrid(*(np.arange(64),) * 3, indexing="ij"), -1)
-    exact = np.linalg.norm(idx - centre, axis=-1) - radius
-    near = np.abs(exact) < 2
-    assert np.allclose(dense[near], exact[near], atol=1e-4)
+    exact = (np.linalg.norm(idx - centre, axis=-1) - radius).astype(np.float32)
     assert np.array_equal(np.sign(dense), np.sign(exact))
+    stored = np.zeros((64,) * 3, bool)
+    for bx, by, bz in volume.block_coords:
+        stored[bx * BLOCK:(bx + 1) * BLOCK, by * BLOCK:(by + 1) * BLOCK, bz * BLOCK:(bz + 1) * BLOCK] = True
+    assert np.allclose(dense[stored], exact[stored], atol=1e-4)
+    # Every sample of a marching-cubes cell with a sign change is stored exactly; blocks the
+    # surface's cells do not touch keep only their side, even inside the band.
+    negative = exact < 0
+    cells = [negative[i:63 + i, j:63 + j, k:63 + k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    changing = np.any(cells, axis=0) & ~np.all(cells, axis=0)
+    for i in (0, 1):
+        for j in (0, 1):
+            for k in (0, 1):
+                assert stored[i:63 + i, j:63 + j, k:63 + k][changing].all()
+    assert not stored[np.abs(exact) < 2].all()
+
+
+def test_blocks_the_surface_does_not_touch_are_not_stored_and_change_nothing():
+    """Storing only the side of band blocks no sign-changing cell touches gives the very same surface."""
+    from fabricate.reconstruct import sparse_volume
+
+    volume, _, _ = sphere_volume(128)
+    vertices, faces = volume.extract_surface()
+    original = sparse_volume._untouched_by_the_surface
+    try:
+        sparse_volume._untouched_by_the_surface = lambda coords, *rest: np.zeros(len(coords), bool)
+        banded, _, _ = sphere_volume(128)
+    finally:
+        sparse_volume._untouched_by_the_surface = original
+    assert len(volume.block_coords) < 0.9 * len(banded.block_coords)
+    banded_vertices, banded_faces = banded.extract_surface()
+    assert np.array_equal(vertices, banded_vertices) and np.array_equal(faces, banded_faces)
 
 
 @pytest.mark.parametrize("n", [64, 128])

@@ -4,6 +4,7 @@ import json
 
 import httpx
 import numpy as np
+import trimesh
 import pytest
 from PIL import Image
 
@@ -65,6 +66,9 @@ def test_job_lifecycle_and_downloads(finished, tmp_path):
     assert "attachment" in files["model.3mf"].headers["content-disposition"]
     assert Image.open(io.BytesIO(files["preview.png"].content)).size == (512, 512)
     assert json.loads(files["report.json"].content)["fit"]["printer"] == "bambu-a1"
+    # The GLB download is the textured PBR asset (a base-colour texture), not vertex colours.
+    glb = trimesh.load(io.BytesIO(files["model.glb"].content), file_type="glb", force="mesh")
+    assert glb.visual.kind == "texture"
 
 
 @pytest.mark.slow  # builds a model

@@ -5,12 +5,11 @@ browser the tests are skipped locally and fail on CI (env var CI set).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import assert_printable_3mf, live_server
+from conftest import BUILD_TIMEOUT_MS, CHROMIUM, assert_printable_3mf
 
 # Slow: a real browser drives builds through the whole pipeline.
 pytestmark = pytest.mark.slow
@@ -18,70 +17,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "hamburger.png"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.slow  # a browser, and whole builds
-BUILD_TIMEOUT_MS = 180_000
-
-
-def _require_browser():
-    """Skip locally, fail on CI, when the browser or Playwright is missing."""
-    message = None
-    if not (Path(CHROMIUM).exists() and os.access(CHROMIUM, os.X_OK)):
-        message = f"{CHROMIUM} is missing (apt-get install chromium)"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            message = "Playwright is not installed (pip install playwright==1.65.2; never `playwright install`)"
-    if message is None:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The real backend on a free local port, in a thread, for the whole session."""
-    _require_browser()
-    with live_server(tmp_path_factory.mktemp("web-data"), workers=1) as base:
-        yield base
-
-
-@pytest.fixture(scope="session")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"])
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    outside = []
-
-    # The page must load nothing from outside this machine.
-    def guard(route):
-        url = route.request.url
-        if url.startswith(server) or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.console_errors = []
-    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
-    yield page
-    context.close()
-    assert not outside, f"the page tried to load outside resources: {outside}"
 
 
 def _pixels_off_background(png: bytes, background: str):

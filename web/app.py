@@ -22,7 +22,7 @@ from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from fabricate import __version__
 from fabricate.errors import FabricateError
 from fabricate.hub import HubConfig
-from fabricate.jobs import JobRunner, JobStore, default_data_dir
+from fabricate.jobs import JobRunner, default_data_dir, open_job_store
 from fabricate.jobs.celery_runner import CeleryJobRunner, redis_url_ok
 from fabricate.options import MAX_PHOTOS, describe_default
 from fabricate.schema import check_options, option
@@ -66,8 +66,8 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
     allowed_hosts
         Names the server answers to besides the loopback names (`serve --host` and `--allow-host`).
     broker
-        A Redis URL: jobs go to `fabricate worker`s through it (sharing ``data_dir``) instead of
-        ``workers`` local processes.
+        A Redis URL: jobs go to `fabricate worker`s through it instead of ``workers`` local
+        processes, and the job records live in that Redis (the workers share only ``data_dir``'s files).
 
     Raises
     ------
@@ -81,8 +81,9 @@ def create_app(data_dir=None, workers: int = ServerOptions.workers, max_upload_m
     check_options(settings)
     host_names = allowed_host_names(allowed_hosts)
     max_upload_bytes = int(settings.max_upload_mb * 1024 * 1024)
-    store = JobStore(data_dir or default_data_dir())
     redis_url_ok(broker)
+    # With a broker the job records live in its Redis (workers on other machines reach them), else in SQLite.
+    store = open_job_store(data_dir or default_data_dir(), broker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

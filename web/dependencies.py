@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from fabricate.jobs import Job, JobRunner, JobStore
+from fabricate.jobs import Job, JobRunner, JobStoreBase
 from web.uploads import PhotoDecodeSlots
 
-#: Job ids are `secrets.token_urlsafe(16)`; anything else cannot name a job and never reaches SQLite.
+#: Job ids are `secrets.token_urlsafe(16)`; anything else cannot name a job and never reaches the store.
 JOB_ID = re.compile(r"[A-Za-z0-9_\-]{10,64}")
 
 
-def job_store(request: Request) -> JobStore:
+def job_store(request: Request) -> JobStoreBase:
     return request.app.state.store
 
 
@@ -30,7 +30,7 @@ def decode_slots(request: Request) -> PhotoDecodeSlots:
     return request.app.state.decode_slots
 
 
-Store = Annotated[JobStore, Depends(job_store)]
+Store = Annotated[JobStoreBase, Depends(job_store)]
 Runner = Annotated[JobRunner, Depends(job_runner)]
 UploadLimit = Annotated[int, Depends(upload_limit_bytes)]
 DecodeSlots = Annotated[PhotoDecodeSlots, Depends(decode_slots)]

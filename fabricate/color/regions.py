@@ -5,17 +5,12 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from fabricate.mesh.topology import directed_edges, edge_keys
+from fabricate.mesh.topology import Topology
 
 
 def face_neighbours(faces: np.ndarray, n_vertices: int) -> np.ndarray:
-    """(k, 2) pairs of faces sharing an edge (each pair once)."""
-    edges = np.sort(directed_edges(faces), axis=1)
-    keys = edge_keys(edges, n_vertices)
-    order = np.argsort(keys, kind="stable")
-    k = keys[order]
-    same = k[1:] == k[:-1]
-    return np.stack([order[:-1][same] // 3, order[1:][same] // 3], axis=1)
+    """(k, 2) pairs of faces sharing an edge (each pair once): the mesh topology's own pairs."""
+    return Topology(faces, n_vertices).adjacent_faces
 
 
 def smooth_labels(labels: np.ndarray, pairs: np.ndarray, iterations: int = 2) -> np.ndarray:
@@ -79,7 +74,7 @@ def merge_small_islands(labels: np.ndarray, pairs: np.ndarray, min_faces: int) -
 
 
 def clean_regions(faces: np.ndarray, n_vertices: int, labels: np.ndarray, min_faces: int = 20,
-                  smoothing: int = 2) -> np.ndarray:
+                  smoothing: int = 2, pairs: np.ndarray = None) -> np.ndarray:
     """Smooth label boundaries over the mesh graph, then merge islands below ``min_faces``.
 
     Parameters
@@ -92,11 +87,13 @@ def clean_regions(faces: np.ndarray, n_vertices: int, labels: np.ndarray, min_fa
         Smallest island allowed.
     smoothing : int
         Majority-filter passes.
+    pairs : (k, 2) int, optional
+        The faces' neighbour pairs when the caller has them (``mesh.topology.adjacent_faces``).
 
     Returns
     -------
     (m,) int
     """
-    pairs = face_neighbours(faces, n_vertices)
+    pairs = face_neighbours(faces, n_vertices) if pairs is None else pairs
     labels = smooth_labels(np.asarray(labels, np.int64), pairs, smoothing)
     return merge_small_islands(labels, pairs, min_faces)

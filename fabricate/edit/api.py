@@ -141,8 +141,14 @@ def apply_operations(model: EditableModel, operations: Sequence[Operation], text
 
 
 def undo_model(model: EditableModel, steps: int = 1) -> EditResult:
-    """The version ``steps`` edits back, with its geometry exactly as that file held it."""
-    mesh, history = model.history.undone(steps)
+    """The version ``steps`` edits back, with its geometry exactly as that file held it (redo can return)."""
+    mesh, history = model.history.undone_steps(steps, model.mesh)
+    return _finish(EditableModel(mesh, history, model.title, model.source), [], place=False)
+
+
+def redo_model(model: EditableModel, steps: int = 1) -> EditResult:
+    """The version ``steps`` edits forward again after an undo, with its geometry exactly as it was."""
+    mesh, history = model.history.redone_steps(steps)
     return _finish(EditableModel(mesh, history, model.title, model.source), [], place=False)
 
 

@@ -8,6 +8,8 @@ holds:
   slicer settings);
 - ``versions``: version 0 is the model as made; each edit adds one with its text, its checked
   operations and their plain-words summary;
+- ``undone``: the versions an undo stepped back over, newest last, so ``--redo`` can go forward
+  again (a new edit drops them, as in any editor);
 - ``snapshots``: the exact geometry (float32 vertices as the file holds them, triangles,
   triangle colours) of earlier versions, so an undo restores a previous file's geometry
   bit for bit rather than replaying operations. Only the last :data:`MAX_SNAPSHOTS` are kept.
@@ -53,6 +55,7 @@ class History:
     job: dict
     versions: list = field(default_factory=lambda: [Version(0, None, [], ["as made"])])
     snapshots: dict = field(default_factory=dict)
+    undone: list = field(default_factory=list)
 
     @property
     def current(self) -> int:
@@ -60,14 +63,15 @@ class History:
 
     def after_edit(self, before: ColouredMesh, text: str, operations: list, summary: list) -> "History":
         """The history once ``before`` (the current version) has been edited into a new version."""
-        snapshots = {**self.snapshots, self.current: snapshot(before)}
+        snapshots = {k: v for k, v in self.snapshots.items() if k < self.current}
+        snapshots[self.current] = snapshot(before)
         kept = sorted(snapshots)[-MAX_SNAPSHOTS:]
         return History(dict(self.job), self.versions + [Version(self.current + 1, text, [op.to_dict() for op in operations],
                                                                 summary)],
                        {k: snapshots[k] for k in kept})
 
-    def undone(self, steps: int) -> tuple:
-        """(the geometry of the version ``steps`` back, the history as it was then)."""
+    def undone_steps(self, steps: int, current: ColouredMesh) -> tuple:
+        """(the geometry of the version ``steps`` back, the history as it was then, able to redo)."""
         target = self.current - steps
         if steps < 1 or target < 0:
             raise InputError(f"cannot undo {steps} edit{'s' if steps != 1 else ''}: the file is at version "
@@ -75,13 +79,25 @@ class History:
         if target not in self.snapshots:
             raise InputError(f"version {target} is no longer stored (the file keeps the last {MAX_SNAPSHOTS}); "
                              f"the oldest it can undo to is {min(self.snapshots) if self.snapshots else self.current}")
+        snapshots = {**self.snapshots, self.current: snapshot(current)}
         versions = [v for v in self.versions if v.number <= target]
-        return restore(self.snapshots[target]), History(dict(self.job), versions,
-                                                        {k: v for k, v in self.snapshots.items() if k < target})
+        undone = [v for v in self.versions if v.number > target] + self.undone
+        return restore(self.snapshots[target]), History(dict(self.job), versions, snapshots, undone)
+
+    def redone_steps(self, steps: int) -> tuple:
+        """(the geometry of the version ``steps`` forward again after an undo, the history then)."""
+        if steps < 1 or steps > len(self.undone):
+            raise InputError(f"cannot redo {steps} edit{'s' if steps != 1 else ''}: "
+                             f"{len(self.undone) or 'no'} undone edit{'s' if len(self.undone) != 1 else ''} to redo")
+        target = self.undone[steps - 1].number
+        if target not in self.snapshots:
+            raise InputError(f"version {target} is no longer stored; it cannot be redone")
+        return restore(self.snapshots[target]), History(dict(self.job), self.versions + self.undone[:steps],
+                                                        dict(self.snapshots), self.undone[steps:])
 
     def to_text(self) -> str:
         return json.dumps({"format": HISTORY_FORMAT, "job": self.job, "versions": [asdict(v) for v in self.versions],
-                           "snapshots": {str(k): v for k, v in self.snapshots.items()}})
+                           "undone": [asdict(v) for v in self.undone], "snapshots": {str(k): v for k, v in self.snapshots.items()}})
 
     @classmethod
     def from_text(cls, text: str, where: str) -> "History":
@@ -89,9 +105,10 @@ class History:
             data = json.loads(text)
             if data.get("format") != HISTORY_FORMAT:
                 raise ValueError(f"format {data.get('format')!r} is not {HISTORY_FORMAT}")
-            versions = [Version(int(v["number"]), v.get("text"), list(v.get("operations", [])),
-                                [str(s) for s in v.get("summary", [])]) for v in data["versions"]]
-            for version in versions:  # stored operations are untrusted text like any other
+            versions, undone = ([Version(int(v["number"]), v.get("text"), list(v.get("operations", [])),
+                                         [str(s) for s in v.get("summary", [])]) for v in data.get(key, [])]
+                                for key in ("versions", "undone"))
+            for version in versions + undone:  # stored operations are untrusted text like any other
                 for op in version.operations:
                     checked_operation(op.get("operation"), op.get("parameters", {}))
             snapshots = {int(k): str(v) for k, v in data.get("snapshots", {}).items()}
@@ -102,7 +119,7 @@ class History:
             raise InputError(f"{where}: the stored edit history is damaged: {exc}") from None
         if not versions:
             raise InputError(f"{where}: the stored edit history has no versions")
-        return cls(job, versions, snapshots)
+        return cls(job, versions, snapshots, undone)
 
 
 def read_history(path) -> Optional[History]:

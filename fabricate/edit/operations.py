@@ -43,6 +43,13 @@ HOLE_TOP_WALL_MM = 2.0
 HOLE_TOP_TRIES = 8
 #: "a keyring hole" without a size: fits a split ring's wire and a lanyard.
 KEYRING_HOLE_MM = 4.0
+#: Taubin smoothing (Taubin 1995): a shrinking step then an inflating one per pass, so the
+#: surface loses its bumps and not its size; the pass band these give is the usual one.
+TAUBIN_SHRINK, TAUBIN_INFLATE = 0.5, -0.53
+#: Vertices this close to the lowest point are the bed contact; smoothing leaves them where they are.
+BASE_CONTACT_MM = 0.01
+#: Text: any printable characters (none of the control ones), one line.
+TEXT_PATTERN = re.compile(r"^[^\x00-\x1f\x7f-\x9f]{1,40}$")
 #: Colours the source of a recolour may name: "all", a filament number (1 = the largest
 #: area, as `make` numbers them) or a colour, matched to the model's nearest in CIELAB.
 COLOUR_SOURCE = re.compile(r"^(all|[1-9][0-9]?|#[0-9A-Fa-f]{6})$")
@@ -380,6 +387,55 @@ def simplify(mesh: ColouredMesh, triangles: int) -> ColouredMesh:
     return nearest_face_colours(mesh, simplify_mesh(mesh.copy(vertex_colours=None), triangles))
 
 
+def smooth(mesh: ColouredMesh, passes: int) -> ColouredMesh:
+    """Smooth the surface by ``passes`` Taubin passes; then scale back to the volume it had.
+
+    The bed contact stays put (its vertices do not move, and the volume is restored by scaling
+    about the base), so a flat bottom stays flat and at the same height.
+    """
+    from scipy import sparse
+
+    vertices = np.asarray(mesh.vertices, np.float64).copy()
+    edges = np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]])
+    n = len(vertices)
+    adjacency = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)).tocsr()
+    adjacency = ((adjacency + adjacency.T) > 0).astype(np.float64)
+    average = sparse.diags(1.0 / np.maximum(np.asarray(adjacency.sum(axis=1)).ravel(), 1)) @ adjacency
+    bottom = float(vertices[:, 2].min())
+    moving = (vertices[:, 2] > bottom + BASE_CONTACT_MM)[:, None]
+    volume_before = _volume(vertices, mesh.faces)
+    for _ in range(passes):
+        for weight in (TAUBIN_SHRINK, TAUBIN_INFLATE):
+            vertices += weight * (average @ vertices - vertices) * moving
+    factor = (volume_before / _volume(vertices, mesh.faces)) ** (1 / 3)
+    centre = np.array([*vertices[:, :2].mean(axis=0), bottom])
+    vertices = centre + (vertices - centre) * factor
+    return mesh.copy(vertices=vertices, vertex_colours=None)
+
+
+def _volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    tri = vertices[faces]
+    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6)
+
+
+def hollow(mesh: ColouredMesh, wall_mm: float, drain_mm: float, drains: int) -> ColouredMesh:
+    from fabricate.edit.volume import hollow as run
+
+    return run(mesh, wall_mm, drain_mm, drains)
+
+
+def thicken(mesh: ColouredMesh, min_wall_mm: float) -> ColouredMesh:
+    from fabricate.edit.volume import thicken as run
+
+    return run(mesh, min_wall_mm)
+
+
+def text(mesh: ColouredMesh, text: str, mode: str, side: str, size_mm: float, depth_mm: float) -> ColouredMesh:
+    from fabricate.edit.text import place_text
+
+    return place_text(mesh, text, side, mode, size_mm, depth_mm)
+
+
 # --- the table ----------------------------------------------------------------------------
 
 def _dimension(default="height", help_text="Which dimension: width (left-right), depth (front-back) or height"):
@@ -436,6 +492,27 @@ OPERATIONS = {spec.name: spec for spec in [
                    Parameter("position", str, "Where: top (a loop near the top) or centre", "top",
                              choices=("top", "centre"))),
                   hole, lambda p: f"{p['diameter_mm']:g} mm hole through the {p['position']} along the {p['dimension']}"),
+    OperationSpec("smooth", "Smooth the surface (keeps the volume and the flat base).", "smooth it a bit",
+                  (Parameter("passes", int, "Smoothing passes (5 = a bit, 25 = much)", 10, 1, 200),),
+                  smooth, lambda p: f"smooth ({p['passes']} passes, volume kept)"),
+    OperationSpec("thicken", "Thicken walls thinner than a minimum.", "thicken walls to at least 2 mm",
+                  (Parameter("min_wall_mm", float, "Thinnest wall wanted", 2.0, 0.4, 20.0, unit="mm"),),
+                  thicken, lambda p: f"walls thickened to at least {p['min_wall_mm']:g} mm"),
+    OperationSpec("hollow", "Hollow it out, with drain holes through the base.", "hollow it with 2 mm walls",
+                  (Parameter("wall_mm", float, "Wall thickness kept", 2.0, 0.8, 50.0, unit="mm"),
+                   Parameter("drain_mm", float, "Drain hole diameter", 4.0, 1.0, 30.0, unit="mm"),
+                   Parameter("drains", int, "Number of drain holes", 2, 1, 2)),
+                  hollow, lambda p: f"hollow, {p['wall_mm']:g} mm walls, {p['drains']} drain hole"
+                  f"{'s' if p['drains'] > 1 else ''} of {p['drain_mm']:g} mm in the base"),
+    OperationSpec("text", "Emboss or engrave text on the base or the back.", 'engrave "ANNA" on the base',
+                  (Parameter("text", str, "The text (one line, up to 40 characters)", pattern=TEXT_PATTERN),
+                   Parameter("mode", str, "Raised (emboss) or cut in (engrave)", "emboss", choices=("emboss", "engrave")),
+                   Parameter("side", str, "Where: the base (read from below) or the back", "back",
+                             choices=("back", "base")),
+                   Parameter("size_mm", float, "Letter (capital) height, 0 = fit the side", 0.0, 0.0, 200.0, unit="mm"),
+                   Parameter("depth_mm", float, "How far the letters stand out or cut in", 1.0, 0.2, 20.0, unit="mm")),
+                  text, lambda p: f"{p['mode']} \"{p['text']}\" on the {p['side']}, " +
+                  (f"{p['size_mm']:g} mm letters, " if p["size_mm"] else "") + f"{p['depth_mm']:g} mm deep"),
     OperationSpec("simplify", "Reduce the number of triangles.", "simplify to 50000 triangles",
                   (Parameter("triangles", int, "Most triangles", minimum=1000, maximum=5_000_000),),
                   simplify, lambda p: f"simplify to {p['triangles']:,} triangles"),

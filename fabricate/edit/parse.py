@@ -9,6 +9,7 @@ When ``FABRICATE_LLM_URL`` is set, the instruction goes to that language model i
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from typing import Callable
@@ -19,6 +20,10 @@ from fabricate.errors import BadOption
 #: What words for an amount mean, as a share of the current size (one place for the whole parser).
 AMOUNTS = {"a tiny bit": 0.05, "a little": 0.1, "a bit": 0.1, "slightly": 0.1, "somewhat": 0.2, "": 0.2,
            "quite a bit": 0.3, "much": 0.5, "a lot": 0.5, "way": 0.5, "far": 0.5}
+#: Smoothing passes per share of AMOUNTS: "a bit" = 5, plain "smooth it" = 10, "much" = 25.
+SMOOTH_PASSES_PER_SHARE = 50
+#: Text in double (or curly) quotes is kept exactly, capitals included; the rest is read in lower case.
+QUOTED = re.compile(r'"([^"]*)"|\u201c([^\u201d]*)\u201d')
 #: Millimetres per unit.
 UNITS = {"mm": 1.0, "millimeter": 1.0, "millimetre": 1.0, "millimeters": 1.0, "millimetres": 1.0,
          "cm": 10.0, "centimeter": 10.0, "centimetre": 10.0, "centimeters": 10.0, "centimetres": 10.0,
@@ -36,7 +41,7 @@ COLOUR_NAMES = {
 VERBS = ("make", "add", "put", "flatten", "cut", "scale", "resize", "stretch", "squash", "paint", "colour", "color",
          "recolour", "recolor", "change", "turn", "merge", "mirror", "flip", "rotate", "lay", "drill", "punch",
          "simplify", "reduce", "decimate", "give", "set", "double", "halve", "enlarge", "shrink", "replace",
-         "stand", "mount")
+         "stand", "mount", "smooth", "thicken", "hollow", "emboss", "engrave", "write", "carve")
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                 "ten": 10, "twenty": 20, "fifty": 50, "hundred": 100}
 FACTOR_WORDS = {"twice": 2.0, "double": 2.0, "three times": 3.0, "triple": 3.0, "half": 0.5, "a third": 1 / 3,
@@ -277,6 +282,61 @@ def _simplify(m):
     return [("simplify", {"triangles": int(round(count))})]
 
 
+@rule(r"(?:smooth(?:\s+out)?|soften)" + _IT + r"(?:\s+out)?\s*" + _AMOUNT +
+      r"|make" + _IT + r"\s+" + _AMOUNT + r"smoother")
+def _smooth(m):
+    amount = m[1] if m[1] is not None else m[2]
+    return [("smooth", {"passes": max(1, round(_share(amount) * SMOOTH_PASSES_PER_SHARE))})]
+
+
+@rule(r"(?:thicken|make|set)\s+(?:all\s+)?(?:the\s+)?(?:thin\s+)?(?:walls?|parts?)(?:\s+thicker)?"
+      r"(?:\s+to)?(?:\s+(?:at\s+least|a\s+minimum\s+of|min(?:imum)?))?(?:\s+" + _NUMBER + _UNIT + r")?(?:\s+thick)?"
+      r"|(?:minimum|min)\s+wall(?:\s+thickness)?\s+(?:of\s+)?" + _NUMBER + _UNIT)
+def _thicken(m):
+    number, unit = (m[1], m[2]) if m[1] else (m[3], m[4])
+    return [("thicken", {"min_wall_mm": _mm(number, unit)} if number else {})]
+
+
+_DRAINS = r"(?:\s+(?:and|with)\s+(?:(a|one|two|1|2)\s+)?(?:(\d+(?:\.\d+)?)\s*" + _UNIT[3:] + r"\s+)?drain(?:age)?\s+holes?)?"
+
+
+@rule(r"(?:make" + _IT + r"\s+hollow|hollow" + _IT + r"(?:\s+out)?)(?:\s+with\s+(?:a\s+)?" + _NUMBER + _UNIT +
+      r"(?:\s+thick)?\s+(?:walls?|shell))?" + _DRAINS)
+def _hollow(m):
+    params = {}
+    if m[1]:
+        params["wall_mm"] = _mm(m[1], m[2])
+    if m[3]:
+        params["drains"] = {"a": 1, "one": 1, "1": 1, "two": 2, "2": 2}[m[3]]
+    if m[4]:
+        params["drain_mm"] = _mm(m[4], m[5])
+    return [("hollow", params)]
+
+
+#: The current instruction's quoted texts, for the text rule (set by parse_builtin).
+_QUOTED_TEXTS = contextvars.ContextVar("quoted_texts", default=())
+_WORD = r"(?!(?:on|onto|into|in|under|to)\b)[a-z0-9]+"
+_TEXT = r'(?:"(\d+)"|(' + _WORD + r"(?: " + _WORD + r"){0,3}))"
+
+
+@rule(r"(emboss|engrave|carve|write|add|put|cut)\s+(?:the\s+)?(?:(?:raised|engraved)\s+)?(?:text|name|word|words|letters)?\s*"
+      + _TEXT + r"(?:\s+(?:on|onto|into|in|under|to)\s+(?:the\s+|its\s+)?(base|bottom|underside|back|rear))?"
+      r"(?:\s+(?:in\s+)?(\d+(?:\.\d+)?)\s*" + _UNIT[3:] + r"\s+(?:letters|high|tall))?"
+      r"(?:\s+(\d+(?:\.\d+)?)\s*" + _UNIT[3:] + r"\s+deep)?")
+def _text(m):
+    if m[2] is None and m[1] in ("add", "put", "write"):
+        return None  # an unquoted "add ..." is some other edit's words, not text to write
+    words = _QUOTED_TEXTS.get()[int(m[2])] if m[2] is not None else m[3]
+    params = {"text": words, "mode": "engrave" if m[1] in ("engrave", "carve", "cut") else "emboss"}
+    if m[4]:
+        params["side"] = "back" if m[4] in ("back", "rear") else "base"
+    if m[5]:
+        params["size_mm"] = _mm(m[5], m[6])
+    if m[7]:
+        params["depth_mm"] = _mm(m[7], m[8])
+    return [("text", params)]
+
+
 def split_clauses(text: str) -> list:
     """One clause per operation: split at commas (not in 20,000), semicolons, "then", and "and" before a verb."""
     text = re.sub(r"\s+", " ", text.strip().lower().replace("’", "'"))
@@ -290,15 +350,26 @@ def split_clauses(text: str) -> list:
 def parse_builtin(text: str) -> list:
     """The built-in parser: every clause must match a rule, else BadOption listing what works."""
     operations, unknown = [], []
-    clauses = split_clauses(text)
-    for clause in clauses:
-        for pattern, build in RULES:
-            match = pattern.match(clause)
-            if match:
-                operations += [checked_operation(name, params) for name, params in build(match)]
-                break
-        else:
-            unknown.append(clause)
+    quoted = []
+
+    def hold(match):
+        quoted.append(match[1] if match[1] is not None else match[2])
+        return f'"{len(quoted) - 1}"'
+
+    clauses = split_clauses(QUOTED.sub(hold, text))
+    token = _QUOTED_TEXTS.set(tuple(quoted))
+    try:
+        for clause in clauses:
+            for pattern, build in RULES:
+                match = pattern.match(clause)
+                built = build(match) if match else None
+                if built is not None:
+                    operations += [checked_operation(name, params) for name, params in built]
+                    break
+            else:
+                unknown.append(clause)
+    finally:
+        _QUOTED_TEXTS.reset(token)
     if unknown or not clauses:
         said = "; ".join(f'"{c}"' for c in unknown) or '""'
         raise BadOption(f"not understood: {said}. Edits that work: {capabilities()}")

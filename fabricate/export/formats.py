@@ -3,6 +3,8 @@
 3MF is ours (fabricate/export/threemf.py); STL and GLB come from trimesh. :func:`write_mesh`
 picks the exporter by the file's extension and puts the file in place through the one
 atomic writer (fabricate/atomic.py); :func:`write_plate` writes a plate of several objects.
+What ``fabricate make`` writes (:data:`MODEL_OUTPUTS`, :func:`write_model_output`) adds the
+assets for engines and editors: a textured PBR GLB, OBJ + MTL + PNG, a quad-dominant OBJ.
 Reading: 3MF with fabricate/export/read3mf.py (:func:`load_plate_file` gives its objects one
 by one), the rest with trimesh. Every mesh read is refused, as bad input, when its numbers
 cannot be used (non-finite coordinates, triangles naming vertices that do not exist).
@@ -64,6 +66,64 @@ def write_glb(path, mesh: ColouredMesh) -> None:
     write_mesh(path, mesh, "glb")
 
 
+#: What ``fabricate make`` writes (the model, ``--also``): format -> the suffix of its file.
+#: The GLB is the textured asset (fabricate/export/textured.py), "obj" comes with its MTL and
+#: PNG, "quad-obj" is the quad-dominant remesh (fabricate/export/quads.py).
+MODEL_OUTPUTS = {"3mf": ".3mf", "stl": ".stl", "glb": ".glb", "obj": ".obj", "quad-obj": ".quad.obj"}
+#: The formats ``--also`` accepts (the 3MF is always the main model's format of choice).
+ALSO_FORMATS = tuple(name for name in MODEL_OUTPUTS if name != "3mf")
+
+
+def output_file(base, file_format: str) -> str:
+    """Where ``file_format`` goes for a model named ``base`` (the path without its extension)."""
+    return os.fspath(base) + MODEL_OUTPUTS[file_format]
+
+
+def output_format(path) -> str:
+    """The :data:`MODEL_OUTPUTS` format a path names (the longest suffix it ends in)."""
+    name = os.fspath(path).lower()
+    matches = [f for f, suffix in MODEL_OUTPUTS.items() if name.endswith(suffix)]
+    if not matches:
+        raise InputError(f"cannot write {os.path.basename(os.fspath(path))}; use one of "
+                         f"{', '.join(MODEL_OUTPUTS.values())}")
+    return max(matches, key=lambda f: len(MODEL_OUTPUTS[f]))
+
+
+def output_files(path) -> list:
+    """Every file :func:`write_model_output` writes for ``path`` (an OBJ brings its material and texture)."""
+    if output_format(path) == "obj":
+        from fabricate.export.textured import obj_files
+
+        return obj_files(path)
+    return [os.fspath(path)]
+
+
+def write_model_output(path, mesh: ColouredMesh, texture_size: Optional[int] = None,
+                       asset_triangles: Optional[int] = None, **details) -> list:
+    """Write a finished model in the format ``path`` names (:data:`MODEL_OUTPUTS`); returns the paths written.
+
+    ``texture_size`` and ``asset_triangles`` shape the textured assets (GLB, OBJ), ``details``
+    the 3MF; every file appears only once complete.
+    """
+    from fabricate.export import textured
+
+    file_format = output_format(path)
+    asset = {"texture_size": texture_size or textured.DEFAULT_TEXTURE_SIZE,
+             "asset_triangles": asset_triangles or textured.DEFAULT_ASSET_TRIANGLES}
+    if file_format == "glb":
+        with atomic_open(path, "wb") as stream:
+            textured.export_textured_glb(mesh, stream, **asset)
+        return [os.fspath(path)]
+    if file_format == "obj":
+        return textured.write_obj_with_texture(path, mesh, **asset)
+    if file_format == "quad-obj":
+        from fabricate.export.quads import write_quad_obj
+
+        return [write_quad_obj(path, mesh)]
+    write_mesh(path, mesh, file_format, **details)
+    return [os.fspath(path)]
+
+
 def write_plate(path, plate: Plate, **details) -> None:
     """Write a plate: as a 3MF of named objects, or merged into one mesh for the single-mesh formats."""
     name = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
@@ -106,9 +166,10 @@ def load_plate_file(path, strict: bool = False) -> Plate:
 def load_mesh_file(path) -> ColouredMesh:
     """Read a mesh file as stored, without repairing it.
 
-    STL stores each triangle's corners separately; corners at exactly the same
-    position are joined, as slicers do, so the topology can be judged. A 3MF's
-    objects are merged (see :func:`load_plate_file` for them one by one).
+    STL stores each triangle's corners separately, and a textured GLB or OBJ splits
+    its vertices along the texture's seams; corners at exactly the same position are
+    joined, as slicers do, so the topology can be judged. A 3MF's objects are merged
+    (see :func:`load_plate_file` for them one by one).
     """
     path = os.fspath(path)
     extension = _check_readable(path)
@@ -136,7 +197,7 @@ def load_mesh_file(path) -> ColouredMesh:
     colours = None
     if loaded.visual is not None and loaded.visual.kind == "vertex":
         colours = np.asarray(loaded.visual.vertex_colors)[:, :3]
-    if extension == ".stl":
+    if extension == ".stl" or (loaded.visual is not None and loaded.visual.kind == "texture"):
         _, first, inverse = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
         vertices, faces = vertices[first], inverse.ravel()[faces]
         colours = None if colours is None else colours[first]

@@ -1,21 +1,17 @@
-"""Upload packages to model-sharing hubs.
+"""Hub settings, and the package prepared for hubs without an upload API.
 
-One adapter per hub behind `upload(package) -> url`:
-- ``HttpHubClient``: hubs with an upload API (a multipart POST with a bearer token),
-  retrying 5xx answers, timeouts and dropped connections with exponential backoff;
-- ``ManualHubAdapter``: hubs without a public upload API (Printables, MakerWorld):
-  it prepares a zip with the files and metadata and returns the hub's upload page.
-Thingiverse and Sketchfab, whose uploads take several requests, are in adapters.py and
-run step by step through the share queue (queue.py). ``HubConfig`` holds every hub's settings.
+- ``HubConfig``: where a hub with an API answers and its token (hub.toml, the environment, the OS keyring);
+- ``ManualHubAdapter``: hubs without a public upload API (Printables, MakerWorld): it prepares a zip with the
+  files and metadata and returns the hub's upload page.
+Hubs with an API (your own, Thingiverse, Sketchfab) are in adapters.py and run step by step through the
+share queue (queue.py).
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import time
 import tomllib
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +21,13 @@ from urllib.parse import urlsplit
 from fabricate.atomic import atomic_open
 from fabricate.errors import InputError
 from fabricate.hub.package import ModelPackage
-from fabricate.hub.transport import HubError, RetryPolicy, send
+from fabricate.hub.profiles import PROFILES, profile_of
+from fabricate.hub.transport import RetryPolicy
 
-MANUAL_HUBS = {"printables": "https://www.printables.com/model/upload",
-               "makerworld": "https://makerworld.com/en/my/models/upload"}
-#: Where the hubs with an adapter answer (their public APIs); hub.toml or FABRICATE_<HUB>_URL may point elsewhere.
-HUB_API_URLS = {"thingiverse": "https://api.thingiverse.com", "sketchfab": "https://api.sketchfab.com/v3"}
+#: Hubs without an upload API, and the page a prepared package is uploaded on.
+MANUAL_HUBS = {name: p.upload_page for name, p in PROFILES.items() if p.kind == "manual"}
+#: Where the hubs with a public API answer; hub.toml or FABRICATE_<HUB>_URL may point elsewhere.
+HUB_API_URLS = {name: p.api_url for name, p in PROFILES.items() if p.api_url}
 USER_AGENT = "fabricate"
 #: The schemes a hub's API can be reached by; anything else would fail on every retry.
 HUB_SCHEMES = ("http", "https")
@@ -107,52 +104,17 @@ def _keyring_token(hub: str) -> Optional[str]:
 def token_hint(hub: str) -> str:
     """Where the user puts the token for ``hub`` (for messages; never the token itself)."""
     if hub == "generic":
-        return "FABRICATE_HUB_TOKEN or hub.toml"
+        return ("base_url and token in hub.toml (~/.config/fabricate/hub.toml), "
+                "or FABRICATE_HUB_URL and FABRICATE_HUB_TOKEN")
     return f"FABRICATE_{hub.upper()}_TOKEN, the [{hub}] table of hub.toml or the OS keyring"
-
-
-class HttpHubClient:
-    """Upload to a hub's HTTP API: ``POST {base_url}/api/v1/models`` (multipart).
-
-    Parts: ``metadata`` (JSON), ``model`` (the 3MF) and ``preview`` (PNG). The token
-    goes in ``Authorization: Bearer``; one ``Idempotency-Key`` per upload lets the hub
-    drop duplicates when a retry follows a lost answer. The hub answers 200/201 with
-    JSON holding the model's ``url``.
-    """
-
-    def __init__(self, config: HubConfig, sleep=time.sleep):
-        self.config = config
-        self.sleep = sleep
-
-    def upload(self, package: ModelPackage) -> str:
-        package.validate()
-        key = str(uuid.uuid4())
-
-        def body():
-            files = {"metadata": (None, json.dumps(package.metadata()), "application/json"),
-                     "model": (Path(package.model_path).name, Path(package.model_path).read_bytes(),
-                               "model/3mf")}
-            if package.preview_path and Path(package.preview_path).is_file():
-                files["preview"] = ("preview.png", Path(package.preview_path).read_bytes(), "image/png")
-            return {"files": files}
-
-        # The hub drops a repeated Idempotency-Key, so a lost answer is simply sent again.
-        response = send("POST", f"{self.config.base_url}/api/v1/models", self.config.policy(), body=body,
-                        sleep=self.sleep, token_hint=token_hint("generic"),
-                        headers={"Authorization": f"Bearer {self.config.token}", "Idempotency-Key": key,
-                                 "User-Agent": USER_AGENT})
-        try:
-            return str(response.json()["url"])
-        except (ValueError, KeyError, TypeError):
-            raise HubError("the hub accepted the upload but did not return the model's URL") from None
 
 
 class ManualHubAdapter:
     """For hubs without an upload API: a ready-to-upload zip and the page to upload it on."""
 
     def __init__(self, hub: str, out_dir: Path):
-        if hub not in MANUAL_HUBS:
-            raise InputError(f"unknown hub {hub!r}; choose one of {', '.join(['generic', *HUB_API_URLS, *MANUAL_HUBS])}")
+        if profile_of(hub).kind != "manual":
+            raise InputError(f"{hub} has an upload API; only {', '.join(MANUAL_HUBS)} get a prepared package")
         self.hub, self.out_dir = hub, Path(out_dir)
 
     def bundle_path(self, model_path: Path) -> Path:
@@ -162,7 +124,7 @@ class ManualHubAdapter:
     def upload(self, package: ModelPackage) -> str:
         """The hub's upload page, naming the zip written beside the model (never its folder: the
         answer may leave this machine, as the web app's is)."""
-        package.validate()
+        profile_of(self.hub).check(package)  # a licence the hub does not have is refused before any file is written
         self.out_dir.mkdir(parents=True, exist_ok=True)
         target = self.bundle_path(package.model_path)
         with atomic_open(target) as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as bundle:
@@ -175,12 +137,17 @@ class ManualHubAdapter:
         return f"{MANUAL_HUBS[self.hub]}#package={target.name}"
 
 
-def hub_client(hub: str = "generic", out_dir: Optional[Path] = None, config: Optional[HubConfig] = None):
-    """The adapter for ``hub``: "generic" (HTTP API from the config) or a manual hub."""
-    if hub == "generic":
-        config = config or HubConfig.load()
-        if config is None:
-            raise InputError("no hub is configured: set FABRICATE_HUB_URL and FABRICATE_HUB_TOKEN "
-                             "(or ~/.config/fabricate/hub.toml)")
-        return HttpHubClient(config)
-    return ManualHubAdapter(hub, out_dir or Path.cwd())
+def is_configured(hub: str, generic: Optional[HubConfig] = None) -> bool:
+    """Whether sharing to ``hub`` can start: a manual hub always; a hub with an API once its token (and, for the
+    generic hub, its address) is set; ``generic`` is the generic hub's settings when given by the caller."""
+    if profile_of(hub).kind == "manual" or (hub == "generic" and generic is not None):
+        return True
+    try:
+        return HubConfig.load(hub=hub) is not None
+    except InputError:  # settings that cannot be used: not set up, and sharing says why
+        return False
+
+
+def hub_overview(generic: Optional[HubConfig] = None) -> list:
+    """Every hub as the page's Share dialog shows it: licences, tag limits, what it needs, whether it is set up."""
+    return [profile.describe(is_configured(name, generic)) for name, profile in PROFILES.items()]

@@ -8,9 +8,17 @@ from typing import Optional
 
 from fabricate.errors import InputError
 
-#: Licences offered (SPDX-style ids); adapters map them to each hub's own codes.
-LICENCES = ("CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-NC-SA-4.0", "CC-BY-ND-4.0", "CC0-1.0",
-            "MIT", "GPL-3.0")
+#: Licences offered (SPDX-style ids) with what each lets others do, in words; profiles.py maps them to
+#: each hub's own codes.
+LICENCE_NAMES = {"CC-BY-4.0": "CC BY 4.0 (credit me)",
+                 "CC-BY-SA-4.0": "CC BY-SA 4.0 (credit, share alike)",
+                 "CC-BY-NC-4.0": "CC BY-NC 4.0 (credit, non-commercial)",
+                 "CC-BY-NC-SA-4.0": "CC BY-NC-SA 4.0 (credit, non-commercial, share alike)",
+                 "CC-BY-ND-4.0": "CC BY-ND 4.0 (credit, no changes)",
+                 "CC0-1.0": "CC0 (public domain)",
+                 "MIT": "MIT",
+                 "GPL-3.0": "GPL 3.0"}
+LICENCES = tuple(LICENCE_NAMES)
 
 
 @dataclass

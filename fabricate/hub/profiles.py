@@ -1,7 +1,10 @@
-"""How the neutral ModelPackage maps onto each hub: licence codes, description format, tag limits.
+"""Every hub fabricate shares to, and how the neutral ModelPackage maps onto each: licence codes,
+description format, tag limits, what the user must set up, whether it has drafts.
 
-Every rule here was read at the source; see HUBS.md in this folder for where each comes from.
-A package a hub cannot take (a licence it does not offer) is refused here, before any request.
+This is the one place those facts live: the adapters, the CLI's messages and the page's Share
+dialog (through GET /api/hubs) all read them from here. Every rule was read at the source; see
+HUBS.md in this folder for where each comes from. A package a hub cannot take (a licence it does
+not offer) is refused here, before any request.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from fabricate.errors import InputError
-from fabricate.hub.package import ModelPackage
+from fabricate.hub.package import LICENCE_NAMES, LICENCES, ModelPackage
 
 #: Said wherever the hub has room for it: a photo-to-mesh tool's output must be disclosed as such.
 AI_DISCLOSURE = ("AI-generated: this model was reconstructed from a photo by software (fabricate), "
@@ -23,6 +26,17 @@ class HubProfile:
     title: str
     #: SPDX id -> the hub's own licence code, only for the licences the hub offers.
     licences: dict
+    #: "api": uploaded through the hub's API, step by step in the share queue; "manual": no public upload
+    #: API, so a package is prepared for the user to upload on ``upload_page``.
+    kind: str = "api"
+    #: What sharing there needs from the user, in plain words (shown before the page's Share form).
+    needs: str = ""
+    #: Where the hub's API answers (None: the user names it, as for their own hub).
+    api_url: Optional[str] = None
+    #: The page a prepared package is uploaded on (manual hubs).
+    upload_page: Optional[str] = None
+    #: Whether an upload stays a draft until published (``--publish`` / the page's publish box).
+    drafts: bool = False
     #: "markdown" (the hub renders it) or "plain" (Markdown is turned into plain text).
     description_format: str = "markdown"
     max_title_length: Optional[int] = None
@@ -74,6 +88,14 @@ class HubProfile:
         package.validate()
         self.licence_code(package.licence)
 
+    def describe(self, configured: bool) -> dict:
+        """What the page's Share dialog shows of this hub (GET /api/hubs); never a token."""
+        return {"name": self.name, "title": self.title, "kind": self.kind, "configured": configured,
+                "needs": self.needs, "drafts": self.drafts, "site_url": self.site_url,
+                "licences": [{"id": spdx, "name": LICENCE_NAMES[spdx]} for spdx in self.licences],
+                "max_tags": self.max_tags, "max_tag_length": self.max_tag_length, "slug_tags": self.slug_tags,
+                "max_title_length": self.max_title_length}
+
 
 def print_settings_markdown(package: ModelPackage) -> str:
     """The printer and print settings as a Markdown section ('' when there are none)."""
@@ -96,17 +118,66 @@ def _shorten(text: str, limit: Optional[int]) -> str:
     return text if not limit or len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
+#: Where the tokens of hubs with an API are kept, for the ``needs`` sentences.
+_TOKEN_PLACES = ("set once on the machine running fabricate: as token in the [{name}] table of hub.toml in "
+                 "fabricate's config folder (~/.config/fabricate/hub.toml), in the OS keyring (service fabricate, "
+                 "user {name}), or in the FABRICATE_{upper}_TOKEN environment variable.")
+
+
+def _token_places(name: str) -> str:
+    return _TOKEN_PLACES.format(name=name, upper=name.upper())
+
+
+#: Our own protocol (adapters.GenericAdapter): it takes the SPDX id itself and says "AI-generated" in a field.
+GENERIC = HubProfile(
+    name="generic", title="Your own hub", licences={spdx: spdx for spdx in LICENCES},
+    needs="The address of your own hub and an access token for it, set once on the machine running fabricate: "
+          "base_url and token at the top of hub.toml in fabricate's config folder "
+          "(~/.config/fabricate/hub.toml), or the FABRICATE_HUB_URL and FABRICATE_HUB_TOKEN environment variables.")
+
 THINGIVERSE = HubProfile(
-    name="thingiverse", title="Thingiverse", site_url="https://www.thingiverse.com",
+    name="thingiverse", title="Thingiverse", site_url="https://www.thingiverse.com", drafts=True,
+    api_url="https://api.thingiverse.com",
+    needs="An app token from Thingiverse (register an app at thingiverse.com/developers), "
+          + _token_places("thingiverse"),
     licences={"CC-BY-4.0": "cc", "CC-BY-SA-4.0": "cc-sa", "CC-BY-ND-4.0": "cc-nd", "CC-BY-NC-4.0": "cc-nc",
               "CC-BY-NC-SA-4.0": "cc-nc-sa", "CC0-1.0": "pd0", "GPL-3.0": "gpl"},
     description_format="markdown")
 
 SKETCHFAB = HubProfile(
-    name="sketchfab", title="Sketchfab", site_url="https://sketchfab.com",
+    name="sketchfab", title="Sketchfab", site_url="https://sketchfab.com", drafts=True,
+    api_url="https://api.sketchfab.com/v3",
+    needs="Your Sketchfab API token (from your account's settings on sketchfab.com), " + _token_places("sketchfab")
+          + " Sketchfab shows the coloured GLB in its 3D viewer.",
     licences={"CC-BY-4.0": "by", "CC-BY-SA-4.0": "by-sa", "CC-BY-ND-4.0": "by-nd", "CC-BY-NC-4.0": "by-nc",
               "CC-BY-NC-SA-4.0": "by-nc-sa", "CC0-1.0": "cc0"},
     description_format="plain", max_title_length=48, max_description_length=1024, max_tags=42,
     max_tag_length=48, slug_tags=True)
 
-PROFILES = {profile.name: profile for profile in (THINGIVERSE, SKETCHFAB)}
+
+def _manual_needs(title: str, site: str) -> str:
+    return (f"Nothing to set up: {title} has no public upload API, so fabricate prepares a package (the 3MF, the "
+            f"preview and the details) for you to download here and upload on {site} yourself.")
+
+
+# Hubs without an upload API: the user picks the licence on the hub's own page, so these lists only keep a
+# package from naming one the hub does not have (HUBS.md says how sure each is).
+PRINTABLES = HubProfile(
+    name="printables", title="Printables", kind="manual", site_url="https://www.printables.com",
+    upload_page="https://www.printables.com/model/upload", needs=_manual_needs("Printables", "printables.com"),
+    licences={spdx: spdx for spdx in LICENCES if spdx != "MIT"})
+
+MAKERWORLD = HubProfile(
+    name="makerworld", title="MakerWorld", kind="manual", site_url="https://makerworld.com",
+    upload_page="https://makerworld.com/en/my/models/upload", needs=_manual_needs("MakerWorld", "makerworld.com"),
+    licences={spdx: spdx for spdx in LICENCES if spdx.startswith("CC")})
+
+#: Every hub, in the order the CLI's help and the page's hub picker list them.
+PROFILES = {profile.name: profile for profile in (GENERIC, PRINTABLES, MAKERWORLD, THINGIVERSE, SKETCHFAB)}
+
+
+def profile_of(hub: str) -> HubProfile:
+    """The profile of ``hub``, or an InputError naming the hubs there are."""
+    if hub not in PROFILES:
+        raise InputError(f"unknown hub {hub!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[hub]

@@ -15,14 +15,14 @@ import os
 import sqlite3
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from fabricate.errors import InputError
 from fabricate.hub.adapters import HubAdapter, Step
 from fabricate.hub.package import ModelPackage
-from fabricate.hub.transport import AnswerLost, HubError, HubRefused, HubUnreachable
+from fabricate.hub.transport import AnswerLost, HubAnswerUnreadable, HubError, HubRefused, HubUnreachable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS shares (
@@ -50,6 +50,9 @@ class ShareStatus:
     steps_done: int
     steps_total: int
     next_attempt_at: float
+    created_at: float = 0.0
+    #: Each step in order, ``{"name", "state"}`` (pending, sent: its answer not yet known, done): the progress.
+    steps: list = field(default_factory=list)
 
     def line(self) -> str:
         """One line for `fabricate share --status`."""
@@ -106,8 +109,14 @@ class ShareQueue:
                 "(SELECT COUNT(*) FROM steps WHERE share_id = s.id) AS step_count FROM shares s "
                 + (f"WHERE {' AND '.join(where)} " if where else "") + "ORDER BY s.created_at DESC",
                 values).fetchall()
+            steps = {}
+            for step in db.execute(f"SELECT share_id, name, state FROM steps WHERE share_id IN "
+                                   f"({', '.join('?' * len(rows))}) ORDER BY share_id, position",
+                                   [row["id"] for row in rows]):
+                steps.setdefault(step["share_id"], []).append({"name": step["name"], "state": step["state"]})
         return [ShareStatus(row["id"], row["hub"], row["title"], row["state"], row["link"], row["error"],
-                            row["done_count"], row["step_count"], row["next_attempt_at"]) for row in rows]
+                            row["done_count"], row["step_count"], row["next_attempt_at"], row["created_at"],
+                            steps.get(row["id"], [])) for row in rows]
 
     def due(self) -> list:
         """Unfinished shares whose next try has come and that no live process is running."""
@@ -133,7 +142,7 @@ class ShareQueue:
                 if state != "done":
                     self._run_step(share_id, step, state, key, seen_before, adapter, done, sleep)
             self._finish(share_id, "done", link=adapter.link(done))
-        except (HubRefused, InputError) as exc:  # retrying cannot help: the user must act
+        except (HubRefused, HubAnswerUnreadable, InputError) as exc:  # retrying cannot help: the user must act
             self._finish(share_id, "failed", error=str(exc))
         except OSError as exc:  # a file of the share was moved or deleted since it was queued
             self._finish(share_id, "failed", error=f"cannot read {exc.filename or 'a file of the share'}: "

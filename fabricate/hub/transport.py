@@ -12,15 +12,32 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from fabricate.errors import FabricateError
+from fabricate.errors import EXIT_INPUT, FabricateError
 
 
 class HubError(FabricateError):
-    """The hub did not accept the upload; the message says why."""
+    """The hub did not accept the upload; the message says why. Over HTTP a bad gateway: the hub failed, not us."""
+
+    http_status = 502
 
 
 class HubRefused(HubError):
-    """The hub answered 4xx: retrying cannot help (a bad token, a refused field)."""
+    """The hub answered 4xx: retrying cannot help (a bad token, a refused field); the user must act, so exit 2."""
+
+    exit_code = EXIT_INPUT
+
+
+class HubAnswerUnreadable(HubError):
+    """The hub answered 2xx but not as its API documents (not JSON, or an expected field missing): nothing more
+    is sent, since the next request depends on that answer, and retrying would not change it."""
+
+    exit_code = EXIT_INPUT
+
+
+class ShareFailed(HubError):
+    """A share that ended for good (refused, or an answer that cannot be read); its record says why."""
+
+    exit_code = EXIT_INPUT
 
 
 class HubUnreachable(HubError):

@@ -62,12 +62,23 @@ class RedisServer:
             self.process.wait(10)
 
 
-def start_worker(broker: str, data_dir, log, concurrency: int = 1) -> subprocess.Popen:
-    """A `fabricate worker` process on ``broker`` sharing ``data_dir``, its output appended to ``log``."""
+def start_worker(broker: str, data_dir, log, concurrency: int = 1, home=None,
+                 job_time_limit_s: Optional[int] = None) -> subprocess.Popen:
+    """A `fabricate worker` process on ``broker`` sharing ``data_dir``, its output appended to ``log``.
+
+    ``home``: a folder of its own to run in, as its home and working directory (as on another
+    machine: nothing of the caller's but the broker and ``data_dir``, which it may reach by
+    another path, such as a mount).
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if home is not None:
+        Path(home).mkdir(parents=True, exist_ok=True)
+        env.update(HOME=str(home), XDG_DATA_HOME=str(Path(home) / ".local" / "share"))
+    limit = ["--job-time-limit", str(job_time_limit_s)] if job_time_limit_s else []
     return subprocess.Popen([sys.executable, "-m", "fabricate.cli", "worker", "--broker", broker, "--data-dir",
-                             str(data_dir), "--concurrency", str(concurrency)],
-                            stdout=open(log, "a"), stderr=subprocess.STDOUT, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+                             str(data_dir), "--concurrency", str(concurrency), *limit],
+                            stdout=open(log, "a"), stderr=subprocess.STDOUT, cwd=home or ROOT,
+                            env=env, start_new_session=True)
 
 
 def wait_for_workers(broker: str, count: int, timeout: float = 180) -> None:

@@ -16,7 +16,7 @@ from typing import Callable
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError
-from fabricate.jobs.store import JobStore
+from fabricate.jobs.store import JobStore, JobStoreBase
 from fabricate.progress import STAGES
 
 log = logging.getLogger("fabricate.jobs")
@@ -27,7 +27,7 @@ PARENT_CHECK_S = 0.5
 PR_SET_PDEATHSIG = 1
 
 #: Share of the whole job each stage takes (measured at resolution 256; printing includes the final check).
-STAGE_WEIGHTS = {"image": 5, "reconstruct": 10, "mesh": 25, "color": 3, "printing": 42, "export": 15}
+STAGE_WEIGHTS = {"image": 2, "reconstruct": 6, "mesh": 6, "color": 15, "printing": 60, "export": 11}
 
 
 class JobCancelled(Exception):
@@ -59,7 +59,7 @@ def build_files(photos, options: dict, model_path, progress=None, photo_names=No
     return result
 
 
-def build_job(store: JobStore, job_id: str):
+def build_job(store: JobStoreBase, job_id: str):
     """Build a job already marked running, recording its progress; its result (raises JobCancelled when deleted).
 
     Shared by the local pool and Celery workers: both write progress into the one store, which
@@ -74,7 +74,7 @@ def build_job(store: JobStore, job_id: str):
     def progress(stage: str, fraction: float) -> None:
         value = max(overall_progress(stage, fraction), last["progress"])  # never backwards
         now = time.perf_counter()
-        # Write at stage changes and at most every 0.2 s otherwise: SQLite is shared.
+        # Write at stage changes and at most every 0.2 s otherwise: the store is shared.
         if stage != last["stage"] or (value - last["progress"] >= 1.0 and now - last["time"] > 0.2):
             if not store.update_progress(job_id, stage, value):
                 raise JobCancelled()
@@ -103,7 +103,7 @@ def run_job(data_dir: str, job_id: str) -> str:
     return build_and_record(store, job_id, lambda exc: store.fail(job_id, failure_words(exc, job_id)))
 
 
-def build_and_record(store: JobStore, job_id: str, record_failure: Callable[[Exception], None]) -> str:
+def build_and_record(store: JobStoreBase, job_id: str, record_failure: Callable[[Exception], None]) -> str:
     """Build a claimed job: "succeeded", "cancelled" (deleted meanwhile) or "failed" (``record_failure`` says how)."""
     try:
         build_job(store, job_id)

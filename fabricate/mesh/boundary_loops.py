@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from fabricate.mesh.topology import directed_edges, undirected_edge_counts
+from typing import Optional
+
+from fabricate.mesh.topology import Topology
 
 
-def boundary_loops(faces: np.ndarray, n_vertices: int) -> list:
+def boundary_loops(faces: np.ndarray, n_vertices: int, topology: Optional[Topology] = None) -> list:
     """Each hole's vertex indices in order, following its edges the way their triangles run.
 
     Boundary edge a -> b is an edge of an existing triangle, so a patch closing the hole
     must use b -> a. Where boundaries touch at a vertex, the walk takes that vertex's
     edges one at a time, so every boundary edge ends up in exactly one loop; chains of
     fewer than three vertices bound nothing and are left out.
+
+    ``topology`` is the faces' own (``ColouredMesh.topology``), when the caller has it.
 
     Returns
     -------
@@ -21,8 +25,8 @@ def boundary_loops(faces: np.ndarray, n_vertices: int) -> list:
     faces = np.asarray(faces)
     if len(faces) == 0:
         return []
-    _, counts, inverse = undirected_edge_counts(faces, n_vertices)
-    boundary = directed_edges(faces)[counts[inverse] == 1]
+    topology = topology if topology is not None else Topology(faces, n_vertices)
+    boundary = topology.edges[topology.counts[topology.inverse] == 1]
     following = {}
     for start, end in boundary:
         following.setdefault(int(start), []).append(int(end))

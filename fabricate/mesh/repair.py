@@ -9,7 +9,6 @@ from scipy.spatial import cKDTree
 from fabricate.errors import MeshError
 from fabricate.mesh.boundary_loops import boundary_loops
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.topology import directed_edges, edge_keys, face_components
 from fabricate.mesh.validate import signed_volume, validate_mesh
 
 #: Grid resolution of the winding-number re-mesh, the repair of last resort.
@@ -52,15 +51,10 @@ def orient_consistently(mesh: ColouredMesh) -> ColouredMesh:
     directions; a breadth-first tree per part propagates the required flips.
     """
     f = mesh.faces.copy()
-    m, n = len(f), len(mesh.vertices)
-    edges = directed_edges(f)
-    keys = edge_keys(np.sort(edges, axis=1), n)
-    order = np.argsort(keys, kind="stable")
-    k_sorted = keys[order]
-    starts = np.flatnonzero(np.concatenate([[True], k_sorted[1:] != k_sorted[:-1]]))
-    counts = np.diff(np.concatenate([starts, [len(keys)]]))
-    pair_start = starts[counts == 2]
-    a, b = order[pair_start], order[pair_start + 1]  # directed-edge rows sharing an edge
+    m = len(f)
+    topology = mesh.topology
+    edges = topology.edges
+    a, b = topology.edge_face_pairs  # directed-edge rows sharing an edge
     same_direction = (edges[a, 0] == edges[b, 0]).astype(np.int8)
     fa, fb = a // 3, b // 3
     graph = sparse.csr_matrix((same_direction.astype(np.float64) + 1.0, (fa, fb)), shape=(m, m))
@@ -76,7 +70,7 @@ def orient_consistently(mesh: ColouredMesh) -> ColouredMesh:
         for node, pred, odd in zip(nodes[1:], preds[nodes[1:]], parity):
             flip[node] = flip[pred] ^ odd
     f[flip] = f[flip][:, ::-1]
-    labels = face_components(f, n)
+    labels = topology.face_components  # flipping keeps every face's vertices: the same parts
     for label in np.unique(labels):
         part = labels == label
         if signed_volume(mesh.vertices, f[part]) < 0:
@@ -86,7 +80,7 @@ def orient_consistently(mesh: ColouredMesh) -> ColouredMesh:
 
 def fill_holes(mesh: ColouredMesh) -> ColouredMesh:
     """Close every boundary loop with a fan around its centroid."""
-    loops = boundary_loops(mesh.faces, len(mesh.vertices))
+    loops = boundary_loops(mesh.faces, len(mesh.vertices), mesh.topology)
     if not loops:
         return mesh
     vertices, colours, faces = [mesh.vertices], [mesh.vertex_colours], [mesh.faces]

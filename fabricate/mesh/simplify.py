@@ -6,7 +6,6 @@ from scipy.spatial import cKDTree
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
 from fabricate.manifold import as_manifold
-from fabricate.mesh.topology import unmatched_directed_edges
 
 #: Default triangle budget of the pipeline's output.
 DEFAULT_TRIANGLE_BUDGET = 200_000
@@ -52,15 +51,19 @@ def simplify_mesh(mesh: ColouredMesh, max_triangles: int = DEFAULT_TRIANGLE_BUDG
         vertices, faces = fast_simplification.simplify(
             np.ascontiguousarray(mesh.vertices, np.float64), np.ascontiguousarray(mesh.faces, np.int64),
             target_count=target, agg=7)
-        if unmatched_directed_edges(faces, len(vertices)).any():
+        # The edge check's topology stays with the result for the stages after this one.
+        simplified = ColouredMesh(vertices, faces, None, None, dict(mesh.metadata))
+        if simplified.topology.unmatched_directed_edges.any():
             fixed = _edge_manifold_via_manifold3d(vertices, faces)
-            if fixed is None or unmatched_directed_edges(fixed[1], len(fixed[0])).any():
+            if fixed is None:
                 target = int(target * 1.5)
                 continue
-            vertices, faces = fixed
-        colours = None
+            simplified = ColouredMesh(fixed[0], fixed[1], None, None, dict(mesh.metadata))
+            if simplified.topology.unmatched_directed_edges.any():
+                target = int(target * 1.5)
+                continue
         if mesh.vertex_colours is not None:
-            _, nearest = cKDTree(mesh.vertices).query(vertices, workers=-1)
-            colours = mesh.vertex_colours[nearest]
-        return ColouredMesh(vertices, faces, colours, None, dict(mesh.metadata)).with_face_colours_from_vertices()
+            _, nearest = cKDTree(mesh.vertices).query(simplified.vertices, workers=-1)
+            simplified = simplified.copy(vertex_colours=mesh.vertex_colours[nearest])
+        return simplified.with_face_colours_from_vertices()
     return mesh

@@ -16,8 +16,7 @@ from fabricate.image import extract_foreground, load_photo
 from fabricate.mesh.coloured_mesh import ColouredMesh
 from fabricate.mesh.repair import repair_mesh
 from fabricate.mesh.simplify import DEFAULT_TRIANGLE_BUDGET, simplify_mesh
-from fabricate.mesh.topology import face_components
-from fabricate.mesh.validate import signed_volume, validate_mesh
+from fabricate.mesh.validate import defects_to_repair, signed_volume
 from fabricate.progress import Progress
 from fabricate.reconstruct.base import PhotoView, Reconstruction, Reconstructor
 
@@ -48,7 +47,7 @@ class Surface:
 
 def drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
     """The mesh without loose parts under :data:`MIN_PART_SHARE` of the largest one's volume."""
-    labels = face_components(mesh.faces, len(mesh.vertices))
+    labels = mesh.topology.face_components
     count = labels.max() + 1
     if count == 1:
         return mesh
@@ -96,8 +95,9 @@ def reconstruct_surface(photos: Sequence, reconstructor: Reconstructor, azimuths
         mesh = ColouredMesh(vertices, faces, metadata={"source": loaded[0].name})
         mesh = drop_debris(mesh, repairs)
         stage.report(0.2)
-        check = validate_mesh(mesh, check_self_intersections=False)
-        if not check.ok:
+        # Repair what the edge checks find (the final mesh is judged in full); the topology
+        # they sort is the one drop_debris used.
+        if defects_to_repair(mesh):
             mesh, actions = repair_mesh(mesh)
             repairs += actions
         stage.report(0.5)

@@ -8,7 +8,6 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.topology import face_components
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
 #: Overhang thresholds reported, in degrees above the horizontal.
@@ -18,24 +17,22 @@ BED_TOLERANCE = 0.05
 
 
 def face_normals_areas(vertices: np.ndarray, faces: np.ndarray):
-    tri = vertices[faces]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    length = np.linalg.norm(cross, axis=1)
-    return cross / np.maximum(length, 1e-30)[:, None], length / 2
+    """Unit normals and areas of bare arrays (a mesh keeps its own: ``ColouredMesh.face_geometry``)."""
+    return ColouredMesh(vertices, faces).face_geometry
 
 
-def overhang_mask(normals: np.ndarray, lowest_z: np.ndarray, threshold_deg: float, bed_z: float) -> np.ndarray:
-    """Downward faces flatter than ``threshold_deg`` above the horizontal that are not on the bed."""
-    downward = normals[:, 2] < 0
-    slope = np.degrees(np.arccos(np.clip(-normals[:, 2], -1, 1)))  # 0 = ceiling, 90 = wall
+def overhang_mask(normal_z: np.ndarray, lowest_z: np.ndarray, threshold_deg: float, bed_z: float) -> np.ndarray:
+    """Downward faces (unit normals' z) flatter than ``threshold_deg`` above the horizontal, not on the bed."""
+    downward = normal_z < 0
+    slope = np.degrees(np.arccos(np.clip(-normal_z, -1, 1)))  # 0 = ceiling, 90 = wall
     return downward & (slope < threshold_deg) & (lowest_z > bed_z + BED_TOLERANCE)
 
 
 def overhang_area(mesh: ColouredMesh, threshold_deg: float) -> float:
     """Area (mm²) that needs support at this threshold, with the mesh as placed."""
-    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
-    lowest = mesh.vertices[mesh.faces][:, :, 2].min(axis=1)
-    return float(area[overhang_mask(normals, lowest, threshold_deg, mesh.vertices[:, 2].min())].sum())
+    normals, area = mesh.face_geometry
+    lowest = mesh.vertices[:, 2][mesh.faces].min(axis=1)
+    return float(area[overhang_mask(normals[:, 2], lowest, threshold_deg, mesh.vertices[:, 2].min())].sum())
 
 
 @dataclass
@@ -55,16 +52,16 @@ def candidate_poses(mesh: ColouredMesh, threshold_deg: float, max_poses: int = 6
     The photo's front faces -Y before placing; a pose keeps it visible when the front
     does not point more than 30 degrees down.
     """
-    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
+    normals, area = mesh.face_geometry
     options = []
     downs, probabilities = stable_poses(mesh.vertices, mesh.faces)
     poses = [("photo", np.eye(3), None)] + [(f"stable {i + 1}", rotation_to_floor(d), p)
                                             for i, (d, p) in enumerate(zip(downs[:max_poses], probabilities))]
     for name, rotation, probability in poses:
-        v = mesh.vertices @ rotation.T
-        n = normals @ rotation.T
-        lowest = v[mesh.faces][:, :, 2].min(axis=1)
-        supported = float(area[overhang_mask(n, lowest, threshold_deg, v[:, 2].min())].sum())
+        # Support depends on heights and the normals' z only: the rotation's last row.
+        z = mesh.vertices @ rotation[2]
+        lowest = z[mesh.faces].min(axis=1)
+        supported = float(area[overhang_mask(normals @ rotation[2], lowest, threshold_deg, z.min())].sum())
         front = rotation @ np.array([0.0, -1.0, 0.0])
         options.append(PoseOption(name, rotation.round(6).tolist(), round(supported, 2), bool(front[2] > -0.5),
                                   round(float(probability), 4) if probability is not None else 0.0))
@@ -95,7 +92,7 @@ def thin_wall_regions(mesh: ColouredMesh, min_thickness: float, max_regions: int
     import trimesh
 
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-    normals, area = face_normals_areas(mesh.vertices, mesh.faces)
+    normals, area = mesh.face_geometry
     centres = mesh.vertices[mesh.faces].mean(axis=1)
     origins = centres - normals * 1e-4
     index_tri, index_ray, locations = tm.ray.intersects_id(origins, -normals, multiple_hits=False,
@@ -110,9 +107,7 @@ def thin_wall_regions(mesh: ColouredMesh, min_thickness: float, max_regions: int
     if not thin.any():
         return 0.0, []
     # Group thin faces into connected regions to report where they are.
-    from fabricate.color.regions import face_neighbours
-
-    pairs = face_neighbours(mesh.faces, len(mesh.vertices))
+    pairs = mesh.topology.adjacent_faces
     both = thin[pairs[:, 0]] & thin[pairs[:, 1]]
     m = len(mesh.faces)
     graph = sparse.csr_matrix((np.ones(int(both.sum())), (pairs[both, 0], pairs[both, 1])), shape=(m, m))
@@ -132,7 +127,7 @@ def thin_wall_regions(mesh: ColouredMesh, min_thickness: float, max_regions: int
 
 def floating_parts(mesh: ColouredMesh, layer_height: float) -> list:
     """Separate parts that do not reach the bed (they would print in mid-air)."""
-    labels = face_components(mesh.faces, len(mesh.vertices))
+    labels = mesh.topology.face_components
     bed = mesh.vertices[:, 2].min()
     parts = []
     for label in np.unique(labels):
@@ -194,7 +189,7 @@ def analyse_print(placed: ColouredMesh, unplaced: ColouredMesh, nozzle_mm: float
     visible = [p for p in poses if p.front_visible] or poses
     best = min(visible, key=_pose_preference)
     share, regions = thin_wall_regions(placed, 2 * nozzle_mm)
-    _, area = face_normals_areas(placed.vertices, placed.faces)
+    _, area = placed.face_geometry
     return PrintAnalysis(support_threshold_deg=float(threshold_deg), overhang_area_mm2=overhangs,
                          surface_area_mm2=round(float(area.sum()), 2), poses=[asdict(p) for p in poses],
                          recommended_pose=best.name, min_wall_mm=2 * nozzle_mm, thin_wall_share=round(share, 4),

@@ -58,10 +58,13 @@ def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
     merge_from, merge_to = np.array(out.merge_from_vert, np.int64), np.array(out.merge_to_vert, np.int64)
     target[merge_from] = merge_to
     faces = target[faces]
-    used, inverse = np.unique(faces, return_inverse=True)
+    # Drop the vertices no face uses, keeping the others in order (np.unique's result, without a sort).
+    used = np.zeros(len(props), bool)
+    used[faces] = True
+    renumber = np.cumsum(used) - 1
     props = props[used]
     vertex_colours = np.clip(np.round(props[:, 3:6] * 255), 0, 255).astype(np.uint8)
-    return mesh.copy(vertices=props[:, :3], faces=inverse.reshape(-1, 3), vertex_colours=vertex_colours,
+    return mesh.copy(vertices=props[:, :3], faces=renumber[faces], vertex_colours=vertex_colours,
                      face_colours=None).with_face_colours_from_vertices()
 
 

@@ -212,14 +212,20 @@ class ClassicalReconstructor(Reconstructor):
         front = np.where(mask, np.maximum(front, 0.0), 0.0)
         return front.astype(np.float32), np.where(mask, back, 0.0).astype(np.float32)
 
-    def dense_volume(self, foreground: Foreground, resolution: int = 256) -> np.ndarray:
+    def dense_volume(self, foreground: Foreground, resolution: int = 256, pad: int = 0) -> np.ndarray:
         """The same distance field on every sample of the full grid (the dense baseline).
 
         Used to measure what sparsity saves and to check that both give one surface.
+        ``pad`` samples of the outside value (the band width) are added on every side, in
+        the same allocation, so marching cubes closes the surface at the border.
         """
         layers = self.depth_layers(foreground, resolution)
         shape, sdf, _, _, _ = distance_field(layers.mask, layers.front, layers.back)
-        return dense_samples(sdf, shape)
+        if not pad:
+            return dense_samples(sdf, shape)
+        dense = np.full(tuple(s + 2 * pad for s in shape), BAND, np.float32)
+        dense_samples(sdf, shape, out=dense[pad:-pad, pad:-pad, pad:-pad])
+        return dense
 
 
 @dataclass
@@ -276,10 +282,14 @@ def column_colours(colour_map: np.ndarray) -> Callable[[np.ndarray], np.ndarray]
     return vertex_colours
 
 
-def dense_samples(sdf: Callable[[np.ndarray], np.ndarray], shape, y_offset: int = 0) -> np.ndarray:
-    """``sdf`` at every sample of a (nx, ny, nz) grid whose y index i is position ``i + y_offset``."""
+def dense_samples(sdf: Callable[[np.ndarray], np.ndarray], shape, y_offset: int = 0,
+                  out: Optional[np.ndarray] = None) -> np.ndarray:
+    """``sdf`` at every sample of a (nx, ny, nz) grid whose y index i is position ``i + y_offset``.
+
+    ``out``: a float32 array of that shape to fill (a view into a padded volume, say).
+    """
     nx, ny, nz = shape
-    dense = np.empty(shape, np.float32)
+    dense = np.empty(shape, np.float32) if out is None else out
     yz = np.stack(np.meshgrid(np.arange(ny) + y_offset, np.arange(nz), indexing="ij"), -1)
     for x in range(nx):  # one slab at a time bounds the temporaries
         dense[x] = sdf(np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1))
@@ -317,11 +327,15 @@ def distance_field(mask, front, back):
     slope_front = np.maximum(1.0 / np.sqrt(1.0 + gfx ** 2 + gfz ** 2), 0.05).astype(np.float32)
     slope_back = np.maximum(1.0 / np.sqrt(1.0 + gbx ** 2 + gbz ** 2), 0.05).astype(np.float32)
 
+    # The five per-column maps side by side: one gather per sample reads all of them.
+    columns = np.stack([outline, y_front, slope_front, y_back, slope_back], axis=-1).reshape(nx * nz, 5)
+
     def sdf(positions: np.ndarray) -> np.ndarray:
-        x, y, z = positions[..., 0], positions[..., 1].astype(np.float32), positions[..., 2]
-        d = outline[x, z]
-        d = np.maximum(d, (y_front[x, z] - y) * slope_front[x, z])
-        return np.maximum(d, (y - y_back[x, z]) * slope_back[x, z])
+        x, z = positions[..., 0], positions[..., 2]
+        y = positions[..., 1].astype(np.float32)
+        column = columns[x * nz + z]
+        d = np.maximum(column[..., 0], (column[..., 1] - y) * column[..., 2])
+        return np.maximum(d, (y - column[..., 3]) * column[..., 4])
 
     # Per block column: which depth ranges can hold the surface.
     bx, bz = nx // BLOCK, nz // BLOCK

@@ -91,15 +91,23 @@ class SparseSDF:
         coords = np.asarray(candidate_blocks, np.int32).reshape(-1, 3)
         offsets = np.stack(np.meshgrid(*(np.arange(BLOCK),) * 3, indexing="ij"), axis=-1).astype(np.int32)
         values = np.empty((len(coords), BLOCK, BLOCK, BLOCK), np.float32)
+        lowest = np.empty(len(coords), np.float32)
+        highest = np.empty(len(coords), np.float32)
         for start in range(0, len(coords), batch_blocks):
             part = coords[start:start + batch_blocks]
             positions = part[:, None, None, None, :] * BLOCK + offsets[None]
-            values[start:start + batch_blocks] = sdf(positions)
+            batch = values[start:start + batch_blocks]
+            batch[...] = sdf(positions)
+            lowest[start:start + batch_blocks] = batch.min(axis=(1, 2, 3))
+            highest[start:start + batch_blocks] = batch.max(axis=(1, 2, 3))
             if report is not None:
                 report(min(1.0, (start + batch_blocks) / max(len(coords), 1)))
-        # A block the function proves to be wholly on one side needs no storage.
-        straddles = (values.min(axis=(1, 2, 3)) < 0) & (values.max(axis=(1, 2, 3)) > 0)
-        keep = straddles | (np.abs(values).min(axis=(1, 2, 3)) < fill)
+        # A block the function proves to be wholly on one side, farther than ``fill`` from the
+        # surface, needs no storage. (Off the surface the nearest sample is the lowest value
+        # outside, the highest inside.)
+        straddles = (lowest < 0) & (highest > 0)
+        keep = straddles | ((lowest >= 0) & (lowest < fill)) | ((highest <= 0) & (-highest < fill))
+        keep &= ~_untouched_by_the_surface(coords, values, lowest, highest, coarse_sign)
         coarse_sign = coarse_sign.copy()
         dropped = coords[~keep]
         coarse_sign[tuple(dropped.T)] = np.where(values[~keep, 0, 0, 0] < 0, -1, 1)
@@ -144,14 +152,14 @@ class SparseSDF:
             b0 = chunk * CHUNK_BLOCKS
             b1 = np.minimum(b0 + span, grid)
             dims = (b1 - b0) * BLOCK
-            local = np.empty(tuple(dims), np.float32)
             sub_index = index[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
             sub_fill = sign_fill[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
-            for (i, j, k), block_id in np.ndenumerate(sub_index):
-                target = local[i * BLOCK:(i + 1) * BLOCK, j * BLOCK:(j + 1) * BLOCK, k * BLOCK:(k + 1) * BLOCK]
-                target[...] = self.block_values[block_id] if block_id >= 0 else sub_fill[i, j, k]
+            # The chunk's samples in one gather: each block's values, or its side's fill value.
+            blocks = np.where((sub_index >= 0)[..., None, None, None], self.block_values[np.maximum(sub_index, 0)],
+                              sub_fill[..., None, None, None])
+            local = blocks.transpose(0, 3, 1, 4, 2, 5).reshape(tuple(dims))
             cells = np.minimum(CHUNK_BLOCKS * BLOCK + 1, dims)
-            local = local[:cells[0], :cells[1], :cells[2]]
+            local = np.ascontiguousarray(local[:cells[0], :cells[1], :cells[2]])
             if local.min() >= 0 or local.max() <= 0 or min(local.shape) < 2:
                 continue
             near = np.abs(local) < LEVEL_GAP
@@ -184,3 +192,45 @@ class SparseSDF:
         if report is not None:
             report(1.0)
         return vertices, np.ascontiguousarray(faces)
+
+
+def _untouched_by_the_surface(coords: np.ndarray, values: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
+                              coarse_sign: np.ndarray) -> np.ndarray:
+    """Which evaluated blocks no marching-cubes cell with a sign change touches.
+
+    Extraction classifies samples by ``value < 0`` (LEVEL_GAP keeps that). A block whose
+    samples are all on one side matters only through the cells it shares with its 26
+    neighbours, which also read the one-sample layer of each neighbour facing it (a face,
+    an edge or a corner). When every such sample is on the block's side too, no cell it
+    touches holds surface: storing its side (as coarse_sign) instead of its values leaves
+    the extracted surface exactly the same, bit for bit. A neighbour's facing layer has the
+    same sides whether or not that neighbour is stored, so the blocks are judged independently.
+    """
+    grid = np.array(coarse_sign.shape)
+    negative = highest < 0
+    one_side = negative | (lowest >= 0)
+    if not one_side.any():
+        return one_side
+    index = np.full(tuple(grid), -1, np.int64)
+    index[tuple(coords.T)] = np.arange(len(coords))
+    touched = np.zeros(len(coords), bool)
+    judged = np.flatnonzero(one_side)
+    own = coords[judged].astype(np.int64)
+    layer = {1: slice(0, 1), -1: slice(BLOCK - 1, BLOCK), 0: slice(None)}  # the neighbour's side facing us
+    for step in np.ndindex(3, 3, 3):
+        d = np.array(step) - 1
+        if not d.any():
+            continue
+        facing = values[:, layer[d[0]], layer[d[1]], layer[d[2]]] < 0
+        any_negative = facing.any(axis=(1, 2, 3))
+        all_negative = facing.all(axis=(1, 2, 3))
+        other = own + d
+        inside = np.all((other >= 0) & (other < grid), axis=1)
+        rows, other = judged[inside], other[inside]
+        neighbour = index[tuple(other.T)]
+        stored = neighbour >= 0
+        side_negative = coarse_sign[tuple(other.T)] < 0
+        some_negative = np.where(stored, any_negative[np.maximum(neighbour, 0)], side_negative)
+        every_negative = np.where(stored, all_negative[np.maximum(neighbour, 0)], side_negative)
+        touched[rows] |= np.where(negative[rows], ~every_negative, some_negative)
+    return one_side & ~touched

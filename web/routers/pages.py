@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from fabricate import __version__
+from fabricate.color.palette import MAX_FILAMENTS
 from fabricate.options import GROUPS, MAX_PHOTOS, all_option_fields
 from web.models import printer_list
 
@@ -13,6 +14,9 @@ router = APIRouter(include_in_schema=False)
 PAGE_PRINTER = "bambu-a1"
 #: Groups shown folded: slicer settings come from the preset, and most makers never change them.
 FOLDED_GROUPS = ("print",)
+#: What the page tells a maker about the shape before they build (why several photos are worth taking).
+SHAPE_NOTE = ("From one photo you get a relief: the front is the photo, the back and sides are guessed "
+              "(mirrored, thinner or flat). For a true solid, add photos from the sides and the back.")
 
 
 def page_form(printers: list) -> dict:
@@ -23,7 +27,8 @@ def page_form(printers: list) -> dict:
         "preselected": {"printer": PAGE_PRINTER},
         "choice_labels": {"printer": {p.id: f"{p.name} ({' × '.join(str(round(v)) for v in p.build_volume_mm)} mm)"
                                       for p in printers}},
-        "field_notes": {"printer": ""},  # filled by the page with the printer's details
+        # printer and colors: filled by the page with the chosen printer's details and filament slots
+        "field_notes": {"printer": "", "model": SHAPE_NOTE, "colors": ""},
     }
 
 
@@ -40,4 +45,4 @@ def index(request: Request):
     return request.app.state.templates.TemplateResponse(
         request, "index.html",
         {"printers": [p.model_dump() for p in printers], "groups": grouped_fields(), "ui": page_form(printers),
-         "max_photos": MAX_PHOTOS, "version": __version__})
+         "max_photos": MAX_PHOTOS, "max_filaments": MAX_FILAMENTS, "version": __version__})

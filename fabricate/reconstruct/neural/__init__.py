@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from fabricate.devices import choose_device
 from fabricate.errors import InputError
 from fabricate.image.foreground import Foreground
 from fabricate.reconstruct.base import Reconstruction, Reconstructor
@@ -41,7 +42,7 @@ def load_model(path=WEIGHTS):
         config = NetConfig.from_dict(json.loads(handle.metadata()["model_config"]))
     model = ReconstructionNet(config)
     model.load_state_dict(load_file(str(path)))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(choose_device(torch.cuda.is_available()))
     return model.to(device).eval(), device
 
 

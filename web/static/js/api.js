@@ -55,6 +55,11 @@ export function createJob(form) {
   return call("/api/jobs", { method: "POST", body: form });
 }
 
+/** Every job the server keeps (the history). */
+export function listJobs() {
+  return call("/api/jobs");
+}
+
 export function readJob(id) {
   return call(`/api/jobs/${encodeURIComponent(id)}`);
 }
@@ -71,6 +76,16 @@ export function shareJob(job, body) {
   return call(jobLink(job, "share"), {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
+}
+
+/** Every hub a job can be shared to: licences, tag limits, what it needs, whether the server is set up for it. */
+export function listHubs() {
+  return call("/api/hubs");
+}
+
+/** A job's shares to hubs with an API, newest first, each with its steps' states. */
+export function listShares(job) {
+  return call(`${jobLink(job, "share")}/status`);
 }
 
 /** Server-Sent Events of a job: `onJob` for every progress step and the final state. */
@@ -91,4 +106,16 @@ export function followJob(job, onJob, onBroken) {
     onBroken(detail);
   };
   return events;
+}
+
+/** Edit a finished job: `body` is {text} or {undo: N} or {redo: N}; answers the new version. */
+export function createEdit(job, body) {
+  return call(`${jobLink(job, "self")}/edits`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+}
+
+/** Every version of a job's model, oldest first. */
+export function listVersions(job) {
+  return call(`${jobLink(job, "self")}/versions`);
 }

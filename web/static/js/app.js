@@ -1,8 +1,13 @@
-// fabricate web page: photos → outlines → build job → live progress → 3D preview, report, downloads, share.
-import { createJob, deleteJob, followJob, jobLink, readJob, readReport, shareJob } from "./api.js";
-import { firstPhotoName, formData, photoCount, photosReady, setupPhotos, setupPrinterSelect, titleFromName } from "./form.js";
+// fabricate web page: photos → outlines → build job → live progress → 3D preview, report, downloads, share;
+// the earlier models below. A reload during a build finds its job again (the id is kept for this tab).
+import { createJob, deleteJob, followJob, jobLink, readJob, readReport } from "./api.js";
+import { formData, photoCount, photosReady, setupPhotos, setupPrinterSelect } from "./form.js";
+import { refreshHistory, setupHistory, updateHistoryJob } from "./history.js";
 import { renderReport } from "./report.js";
-import { frameModelView, loadPreview } from "./viewer.js";
+import { setupChat } from "./chat.js";
+import { setupShare } from "./share.js";
+import { setupSpools, spoolName } from "./spools.js";
+import { clearPreview, frameModelView, loadPreview, showView } from "./viewer.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -19,6 +24,16 @@ const STAGE_WORDS = {
   export: "Writing the files",
 };
 const FINISHED = ["succeeded", "failed"];
+//: sessionStorage key of the job this tab shows: a reload (or a crash of the tab) follows it again.
+const JOB_KEY = "fabricate.job";
+
+function rememberJob(job) {
+  try { sessionStorage.setItem(JOB_KEY, job.id); } catch (_) { /* storage off: no reconnect, nothing else lost */ }
+}
+
+function forgetJob() {
+  try { sessionStorage.removeItem(JOB_KEY); } catch (_) { /* as above */ }
+}
 
 const state = {
   job: null,           // the last job as the server described it
@@ -29,6 +44,8 @@ const state = {
   elapsedTimer: null,
   building: false,
   finished: null,      // id of the job whose end has been shown
+  announced: "",       // the last words given to screen readers (each stage once, not every tick)
+  holdView: false,     // a build just ended and the maker has not touched the page since: keep the model in view
 };
 
 const isCurrent = (id) => state.job && state.job.id === id;
@@ -98,6 +115,7 @@ function showProgress(job) {
   }
   percent = Math.round(percent);
   $("stage").textContent = stage;
+  announce(job.status === "succeeded" ? "Done: the model is ready." : stage);
   $("progress-bar").value = percent;
   $("progress-bar").textContent = `${percent} %`;
   $("progress-percent").textContent = `${percent} %`;
@@ -107,6 +125,38 @@ function showProgress(job) {
   $("queue-position").textContent = job.status === "queued" && qp != null
     ? (qp <= 1 ? "Next in the queue" : `Position ${qp} in the queue`) : "";
   tickElapsed();
+}
+
+/** Tell screen readers (a polite live region) when the words change; the ticking numbers stay silent. */
+function announce(words) {
+  if (words === state.announced) return;
+  state.announced = words;
+  $("progress-announce").textContent = words;
+}
+
+/** Keep what the maker is waiting for on screen (a phone stacks it below the form): the progress while it
+ * builds, then the preview with the progress line above it. */
+function bringIntoView() {
+  const building = state.job && !FINISHED.includes(state.job.status);
+  $(building ? "progress-box" : "result-view").scrollIntoView({ block: "nearest" });
+}
+
+/**
+ * After a build, what arrives below the preview (the report, the chat's list of versions, which scrolls to
+ * its newest line) must not pull the page away from the model; the maker's own scrolling or typing ends that.
+ */
+function holdViewUntilTouched() {
+  state.holdView = true;
+  bringIntoView();
+}
+
+function setupViewHold() {
+  const release = () => { state.holdView = false; };
+  for (const type of ["wheel", "touchstart", "pointerdown", "keydown"]) {
+    window.addEventListener(type, release, { passive: true, capture: true });
+  }
+  new MutationObserver(() => { if (state.holdView) bringIntoView(); })
+    .observe($("result"), { childList: true, subtree: true });
 }
 
 function stopWatching() {
@@ -119,6 +169,7 @@ function onJobUpdate(job) {
   if (!isCurrent(job.id)) return;
   showProgress(job);
   if (FINISHED.includes(job.status)) finishJob(job);
+  else updateHistoryJob(job);
 }
 
 function finishJob(job) {
@@ -127,8 +178,10 @@ function finishJob(job) {
   stopWatching();
   tickElapsed();
   setBuilding(false);
+  refreshHistory();
   if (job.status === "failed") showError(job.error ? `The build failed: ${job.error}` : "The build failed.");
   else showResult(job);
+  holdViewUntilTouched();
 }
 
 /** When the event stream is not available: ask every second. */
@@ -139,6 +192,7 @@ function pollJob(id) {
     if (answer.ok) onJobUpdate(answer.data);
     else if (answer.status === 404) {
       showError(answer.error);
+      forgetJob();
       state.finished = id;
       stopWatching();
       setBuilding(false);
@@ -167,6 +221,7 @@ async function startBuild(event) {
   if (!$("build-form").reportValidity()) return;
   stopWatching();
   resetResult();
+  clearPreview("The 3D preview appears here when the model is built.");
   setBuilding(true);
   const answer = await createJob(formData());
   if (!answer.ok) {
@@ -174,12 +229,65 @@ async function startBuild(event) {
     showError(answer.error);
     return;
   }
-  const job = answer.data;
+  followOnPage(answer.data);
+  refreshHistory();
+}
+
+/** Show `job` on the page: its progress while it runs (followed live), then its result. */
+function followOnPage(job) {
+  stopWatching();
   state.finished = null;
+  state.announced = "";
   state.job = job;
+  rememberJob(job);
   showProgress(job);
+  bringIntoView();
   if (FINISHED.includes(job.status)) finishJob(job);
-  else watchJob(job);
+  else {
+    setBuilding(true);
+    watchJob(job);
+  }
+}
+
+/** After a reload: the job this tab was showing, running or finished, if the server still has it. */
+async function reconnect() {
+  let id = null;
+  try { id = sessionStorage.getItem(JOB_KEY); } catch (_) { return; }
+  if (!id) return;
+  const answer = await readJob(id);
+  if (!answer.ok) {
+    if (answer.status === 404) forgetJob(); // deleted meanwhile
+    return;
+  }
+  if (state.job) return; // the maker started something else meanwhile
+  followOnPage(answer.data);
+}
+
+/** An earlier model from the list: shown (or followed) here. */
+function openEarlier(job) {
+  showError("");
+  resetResult();
+  followOnPage(job);
+}
+
+/** The photos changed: a shown model (and its report) is no longer theirs. A running build stays. */
+function photosChanged() {
+  if (state.building || !state.job) return;
+  state.job = null; // a preview still loading is dropped when it arrives
+  forgetJob();
+  resetResult();
+  clearPreview();
+}
+
+function jobDeleted(job) {
+  if (!isCurrent(job.id)) return;
+  state.finished = job.id;
+  stopWatching();
+  setBuilding(false);
+  state.job = null;
+  forgetJob();
+  resetResult();
+  clearPreview();
 }
 
 async function cancelBuild() {
@@ -189,18 +297,18 @@ async function cancelBuild() {
   stopWatching();
   setBuilding(false);
   $("stage").textContent = "Cancelled";
+  announce("Cancelled");
+  forgetJob();
   const answer = await deleteJob(job);
   if (!answer.ok && answer.status !== 404) showError(answer.error);
+  refreshHistory();
 }
 
-// ---------------------------------------------------------------- result: report, downloads, share
+// ---------------------------------------------------------------- result: report, downloads (sharing: share.js)
 
 function resetResult() {
   $("result").hidden = true;
   $("report").replaceChildren();
-  $("share-form").hidden = true;
-  $("share-result").hidden = true;
-  $("share-error").hidden = true;
   $("progress-box").hidden = true;
 }
 
@@ -210,8 +318,6 @@ async function showResult(job) {
     a.href = jobLink(job, name);
     a.setAttribute("download", ""); // the server names the file after the title or photo
   }
-  $("share-title").value = $("title").value || titleFromName(job.photo_name || firstPhotoName() || "model");
-  if (job.share_url) showShareUrl(job.share_url);
   $("result").hidden = false;
 
   let report = job.result;
@@ -219,63 +325,32 @@ async function showResult(job) {
     const answer = await readReport(job); // the report is optional for the preview
     if (answer.ok) report = answer.data;
   }
-  if (report) renderReport($("report"), report, jobLink(job, "report.json"), printerName);
+  if (report) renderReport($("report"), report, jobLink(job, "report.json"), printerName, { spoolName });
   const printerId = (report && report.fit && report.fit.printer) || (job.options && job.options.printer);
-  loadPreview(jobLink(job, "model.3mf"), printerById.get(printerId), () => isCurrent(job.id));
-}
-
-function showShareUrl(url) {
-  const a = $("share-url");
-  a.href = url;
-  a.textContent = url;
-  $("share-result").hidden = false;
-}
-
-function setupShare() {
-  const form = $("share-form");
-  $("share-button").addEventListener("click", () => {
-    form.hidden = !form.hidden;
-    if (!form.hidden) $("share-title").focus();
-  });
-  $("share-cancel").addEventListener("click", () => { form.hidden = true; });
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const errorBox = $("share-error");
-    errorBox.hidden = true;
-    if (!form.reportValidity() || !state.job) return;
-    const body = {
-      title: $("share-title").value.trim(),
-      description: $("share-description").value.trim(),
-      licence: $("share-licence").value,
-      tags: $("share-tags").value.split(",").map((t) => t.trim()).filter(Boolean),
-    };
-    const submit = $("share-submit");
-    submit.disabled = true;
-    submit.textContent = "Sharing…";
-    const answer = await shareJob(state.job, body);
-    submit.disabled = false;
-    submit.textContent = "Share";
-    if (!answer.ok) {
-      errorBox.textContent = `Sharing failed: ${answer.error}`;
-      errorBox.hidden = false;
-    } else if (answer.data.share_url) {
-      showShareUrl(answer.data.share_url);
-      form.hidden = true;
-    }
-  });
+  // In view again once the model is drawn: what arrived meanwhile (the report, the chat) may have moved the page.
+  loadPreview(jobLink(job, "model.3mf"), printerById.get(printerId), () => isCurrent(job.id),
+    () => { if (state.holdView) bringIntoView(); });
 }
 
 // ---------------------------------------------------------------- start
 
 function main() {
   setupPrinterSelect(printerById);
-  setupShare();
+  setupShare(() => state.job);
   $("build-form").addEventListener("submit", startBuild);
   $("cancel-button").addEventListener("click", cancelBuild);
   $("view-model").addEventListener("click", () => frameModelView(false));
   $("view-printer").addEventListener("click", () => frameModelView(true));
-  setupPhotos({ onChange: updateBuildButton, onError: showError });
+  for (const button of document.querySelectorAll("[data-view]")) {
+    button.addEventListener("click", () => showView(button.dataset.view));
+  }
+  setupSpools();
+  setupViewHold();
+  setupPhotos({ onChange: updateBuildButton, onError: showError, onPhotosChanged: photosChanged });
+  setupChat({ job: () => state.job, printer: (id) => printerById.get(id), printerName });
+  setupHistory({ open: openEarlier, deleted: jobDeleted, current: () => state.job });
   updateBuildButton();
+  reconnect();
 }
 
 main();

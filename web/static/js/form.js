@@ -13,6 +13,7 @@ const photos = [];   // {id, file, url, state: "checking" | "good" | "bad", card
 let nextId = 1;
 let changed = () => {};
 let showError = () => {};
+let photosChanged = () => {};   // the set of photos changed: a shown model is no longer theirs
 
 export const maxPhotos = () => Number($("photo-list").dataset.maxPhotos) || 8;
 
@@ -26,6 +27,14 @@ export const firstPhotoName = () => (photos[0] ? photos[0].file.name : null);
 
 export function titleFromName(name) {
   return name.replace(/\.[^.]+$/, "").replace(/[_-]+/g, " ").trim() || "model";
+}
+
+/** The refused photos in one line for the error box (each one's reason is on its own card). */
+function refusalSummary() {
+  const bad = photos.filter((p) => p.state === "bad").length;
+  if (!bad) return "";
+  return bad === 1 ? "One photo can't be used; the reason is shown beside it. Remove it to build."
+    : `${bad} photos can't be used; the reasons are shown beside them. Remove them to build.`;
 }
 
 function isImageType(file) {
@@ -86,8 +95,9 @@ function removePhoto(photo) {
   photos.splice(index, 1);
   URL.revokeObjectURL(photo.url);
   photo.card.remove();
-  if (!photos.some((p) => p.state === "bad")) showError("");
+  showError(refusalSummary());
   updateViews();
+  photosChanged();
   changed();
 }
 
@@ -99,7 +109,15 @@ function makeCard(photo) {
   const name = card.querySelector(".photo-name");
   name.textContent = photo.file.name;
   name.title = photo.file.name;
-  img.addEventListener("error", () => card.classList.add("no-preview"));
+  // A file the browser cannot show (a renamed text file): words where the picture would be, not a broken image.
+  img.addEventListener("error", () => {
+    card.classList.add("no-preview");
+    img.hidden = true;
+    const words = document.createElement("span");
+    words.className = "thumb-missing";
+    words.textContent = "No picture to show";
+    img.after(words);
+  });
   card.querySelector(".remove-photo").addEventListener("click", () => removePhoto(photo));
   const select = card.querySelector(".view-select");
   const angle = card.querySelector(".view-angle");
@@ -120,14 +138,16 @@ async function checkOutline(photo) {
   if (!answer.ok) {
     if (answer.status === 0 || answer.status >= 500) {
       // Only the preview failed; the build checks the photo again.
-      status.textContent = "The outline could not be checked.";
+      status.textContent = `The outline could not be checked: ${answer.error}`;
       photo.state = "good";
     } else {
-      status.textContent = "This photo can't be used.";
+      // The reason goes on the photo's own card, where the maker is looking.
+      status.textContent = `Can't be used: ${answer.error}`;
       status.className = "outline-status bad";
+      photo.card.classList.add("refused");
       photo.state = "bad";
+      showError(refusalSummary());
     }
-    showError(answer.error);
     changed();
     return;
   }
@@ -136,6 +156,15 @@ async function checkOutline(photo) {
   const how = data.source === "alpha" ? "from its transparency" : "cut from the background";
   status.textContent = `${data.width} × ${data.height} px, outline ${how}.`;
   status.className = "outline-status good";
+  if (data.note) {
+    // A large JPEG decoded reduced: say so, with the library's own line in full on hover.
+    const scaled = document.createElement("span");
+    scaled.className = "scaled-note";
+    scaled.textContent = " Scaled down from a larger photo.";
+    scaled.title = data.note;
+    status.append(scaled);
+    status.title = data.note;
+  }
   photo.state = "good";
   changed();
 }
@@ -160,6 +189,7 @@ export function addPhotos(files) {
   }
   $("drop-zone").classList.toggle("has-photo", photos.length > 0);
   updateViews();
+  photosChanged();
   changed();
 }
 
@@ -176,9 +206,10 @@ export function formData() {
   return data;
 }
 
-export function setupPhotos({ onChange, onError }) {
+export function setupPhotos({ onChange, onError, onPhotosChanged }) {
   changed = onChange;
   showError = onError;
+  if (onPhotosChanged) photosChanged = onPhotosChanged;
   const input = $("photo-input");
   input.addEventListener("change", () => {
     addPhotos(input.files);
@@ -212,12 +243,39 @@ function describePrinter(p) {
   return `Build volume ${volume} mm, ${slots}${nozzle}.`;
 }
 
+/** The colours field offers what the chosen printer loads: auto, or 1 to its filament slots. */
+function offerSlots(printer) {
+  const input = $("colors");
+  let list = $("colors-choices");
+  if (!list) {
+    list = document.createElement("datalist");
+    list.id = "colors-choices";
+    input.after(list);
+    input.setAttribute("list", list.id);
+  }
+  const slots = printer ? Math.max(1, Number(printer.filament_slots) || 1) : 1;
+  list.replaceChildren(...["auto", ...Array.from({ length: slots }, (_, i) => String(i + 1))].map((value) => {
+    const option = document.createElement("option");
+    option.value = value;
+    return option;
+  }));
+  const note = $("colors-note");
+  if (note && printer) {
+    note.textContent = slots > 1
+      ? `The ${printer.name} loads ${slots} filaments: auto uses one per distinct colour, up to ${slots}.`
+      : `The ${printer.name} loads one filament at a time.`;
+  }
+}
+
 /** The printer select remembers the maker's printer and shows its details under it. */
 export function setupPrinterSelect(printerById) {
   const select = $("printer");
   const saved = localStorage.getItem("fabricate.printer");
   if (saved && printerById.has(saved)) select.value = saved;
-  const update = () => { $("printer-note").textContent = describePrinter(printerById.get(select.value)); };
+  const update = () => {
+    $("printer-note").textContent = describePrinter(printerById.get(select.value));
+    offerSlots(printerById.get(select.value));
+  };
   select.addEventListener("change", () => {
     localStorage.setItem("fabricate.printer", select.value);
     update();

@@ -1,5 +1,6 @@
 // The check in plain words. Every verdict here is one the library computed and wrote in the
 // job's report (report.json); the page words it, it does not judge the model again.
+import { colourName } from "./colournames.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -14,9 +15,63 @@ export function el(tag, attrs = {}, ...children) {
 const fmt = (n, digits = 0) => Number(n).toLocaleString("en-GB", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const cm2 = (mm2) => `${fmt(mm2 / 100, mm2 < 1000 ? 1 : 0)} cm²`;
 const SWATCH = /^#[0-9a-f]{6,8}$/i;
+const PRICE_KEY = "fabricate.price-per-kg";
+//: The largest price per kg the page takes (a typo guard, not a market view).
+const MAX_PRICE = 10000;
+
+export function formatHours(hours) {
+  const minutes = Math.round(Number(hours) * 60);
+  return minutes >= 60 ? `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, "0")} min` : `${minutes} min`;
+}
+
+function savedPrice() {
+  const price = Number(localStorage.getItem(PRICE_KEY));
+  return Number.isFinite(price) && price > 0 && price <= MAX_PRICE ? price : null;
+}
+
+/** Grams, metres, hours (report.print_estimate), cost at the maker's price per kg, and warnings. */
+function estimateSection(estimate) {
+  const figures = el("p", { id: "estimate-figures", class: "estimate-figures" },
+    el("strong", {}, `about ${fmt(estimate.grams, 0)} g`), ` of filament (${fmt(estimate.metres, 1)} m) · `,
+    el("strong", {}, `about ${formatHours(estimate.hours)}`), ` to print · ${fmt(estimate.layers)} layers`,
+    estimate.tool_changes ? ` · ${fmt(estimate.tool_changes)} filament changes` : null);
+  const method = el("p", { class: "detail", id: "estimate-method" }, `Figures: ${estimate.method}.`);
+  const input = el("input", { type: "number", id: "price-per-kg", min: "0", max: String(MAX_PRICE), step: "any",
+    inputmode: "decimal", placeholder: "e.g. 25" });
+  const price = savedPrice();
+  if (price != null) input.value = String(price);
+  const cost = el("span", { id: "estimate-cost", class: "estimate-cost" });
+  const showCost = () => {
+    const value = Number(input.value);
+    const ok = input.value.trim() !== "" && Number.isFinite(value) && value >= 0 && value <= MAX_PRICE;
+    cost.textContent = ok ? ` Filament cost about ${fmt((Number(estimate.grams) / 1000) * value, 2)}.` : "";
+    if (ok) localStorage.setItem(PRICE_KEY, String(value));
+  };
+  input.addEventListener("input", showCost);
+  showCost();
+  const priceLine = el("p", { class: "price-line" },
+    el("label", { for: "price-per-kg" }, "Price per kg of filament "), input, cost);
+  // The library's own warnings (fabricate.printing.estimate: very large or very long prints).
+  const warnings = estimate.warnings || [];
+  const warningList = warnings.length
+    ? el("ul", { class: "checks", id: "estimate-warnings" }, ...warnings.map((w) => el("li", { class: "warn" }, el("span", {}, w))))
+    : null;
+  return [el("h3", {}, "Filament and time"), figures, warningList, priceLine, method];
+}
+
+/** Where the pose comparison stands: the current pose is already the least-support one, or which one is. */
+function poseWords(an, fit) {
+  const best = an.recommended_pose;
+  if (!best) return "";
+  const current = fit.orientation || "photo";
+  const alreadyBest = current === "least-support" || (current === "photo" && best === "photo");
+  if (alreadyBest) return " This pose already needs the least support of those that keep the front visible.";
+  return ` Orientation "least-support" would stand it as pose "${best}", which needs less support with the front visible.`;
+}
 
 /** Render `report` (the job's result) into `container`; `printerName(id)` names a printer. */
-export function renderReport(container, report, reportLink, printerName) {
+export function renderReport(container, report, reportLink, printerName, names = {}) {
+  const spoolName = names.spoolName || (() => null);
   const v = report.validation || {};
   const fit = report.fit || {};
   const an = report.analysis || {};
@@ -55,9 +110,8 @@ export function renderReport(container, report, reportLink, printerName) {
   if (overhang != null) {
     const surface = Number(an.surface_area_mm2 || 0);
     const share = surface > 0 ? ` (${fmt((overhang / surface) * 100, 0)} % of ${cm2(surface)})` : "";
-    const pose = an.recommended_pose ? ` Least-support pose with the front visible: ${an.recommended_pose}.` : "";
     add(null, `Overhangs flatter than ${fmt(threshold)}°: ${cm2(overhang)}${share}`,
-      `Supports: ${ps.supports || "off"}.${pose}`);
+      `Supports: ${ps.supports || "off"}.${poseWords(an, fit)}`);
   }
 
   // Thin walls: the regions analyse_print found thinner than two nozzle widths.
@@ -85,11 +139,13 @@ export function renderReport(container, report, reportLink, printerName) {
   if (filaments.length) {
     parts.push(el("h3", {}, `Colours (${filaments.length} filament${filaments.length > 1 ? "s" : ""})`),
       el("ul", { class: "swatches", id: "filaments" }, ...filaments.map((f) =>
-        el("li", { title: `${f.colour}` },
+        el("li", { title: `${f.colour}`, "data-colour": String(f.colour).toUpperCase() },
           el("span", { class: "swatch", style: `background:${SWATCH.test(f.colour) ? f.colour.slice(0, 7) : "#ccc"}` }),
-          el("span", {}, `Filament ${f.filament}`),
-          el("span", { class: "detail" }, ` ${String(f.colour).toUpperCase()} · ${fmt((f.area_share || 0) * 100, 0)} %`)))));
+          el("span", {}, `Filament ${f.filament}: ${spoolName(f.colour) || colourName(f.colour) || "colour"}`),
+          el("span", { class: "detail" }, ` ${spoolName(f.colour) ? `${colourName(f.colour)}, ` : ""}${String(f.colour).toUpperCase()} · ${fmt((f.area_share || 0) * 100, 0)} %`)))));
   }
+
+  if (report.print_estimate) parts.push(...estimateSection(report.print_estimate).filter(Boolean));
 
   const settings = [];
   if (ps.preset) settings.push(`${ps.preset} preset`);

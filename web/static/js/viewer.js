@@ -8,6 +8,24 @@ const $ = (id) => document.getElementById(id);
 const PREVIEW_BACKGROUND = 0xe9ecef;
 // Readiness hook for tests and curious users: frames rendered with the model in the scene.
 window.__preview = { frames: 0, error: null, meshes: 0, background: "#e9ecef" };
+// The camera as last rendered (three's Y-up world, mm), for tests: position, target, and the view button used.
+window.__camera = { position: null, target: null, view: null };
+
+//: Directions the camera looks from, in three's world (the printer's front, -Y, is +Z here; up is +Y).
+// Each is a little above its plane, because the camera never goes below the bed (see MAX_POLAR).
+const VIEWS = {
+  front: [0, 0.08, 1],
+  side: [1, 0.08, 0],          // from the printer's right
+  top: [0, 1, 0.0001],         // straight down, the front at the bottom of the picture
+  iso: [1, 0.82, 1],           // the classic isometric corner, front right
+};
+const DEFAULT_VIEW = [0.45, 0.5, 1]; // the first look at a new model: from the front, a little right and above
+//: The camera stays above the horizontal through its target (which is on or above the bed): no orbiting under
+// the bed into a grey wall.
+const MAX_POLAR = Math.PI * 0.49;
+//: One arrow-key press turns the view by this much; +/- zoom by this factor.
+const KEY_TURN = Math.PI / 12;
+const KEY_ZOOM = 1.15;
 
 const viewer = {
   renderer: null, scene: null, camera: null, controls: null,
@@ -15,6 +33,7 @@ const viewer = {
   model: null, volume: null,
   modelBox: null, volumeBox: null,
   pending: false, hasModel: false,
+  direction: DEFAULT_VIEW, wholePrinter: false,
 };
 
 function initViewer() {
@@ -56,7 +75,9 @@ function initViewer() {
   const controls = new OrbitControls(camera, renderer.domElement);
   controls.enableDamping = true;
   controls.dampingFactor = 0.12;
+  controls.maxPolarAngle = MAX_POLAR;
   controls.addEventListener("change", requestRender);
+  setupKeyboard(renderer.domElement, controls);
 
   Object.assign(viewer, { renderer, scene, camera, controls, frame });
   new ResizeObserver(resizeViewer).observe(container);
@@ -85,6 +106,8 @@ function renderFrame() {
   viewer.pending = false;
   const moving = viewer.controls.update();
   viewer.renderer.render(viewer.scene, viewer.camera);
+  window.__camera.position = viewer.camera.position.toArray();
+  window.__camera.target = viewer.controls.target.toArray();
   if (viewer.hasModel) window.__preview.frames += 1;
   if (moving) requestRender();
 }
@@ -148,8 +171,27 @@ function disposeObject(obj) {
   });
 }
 
-/** Point the camera at a box given in printer coordinates (Z up). */
-function frameBox(boxPrinter, target) {
+/** Arrow keys orbit, + and - zoom, while the preview has the keyboard focus (Tab to it). */
+function setupKeyboard(canvas, controls) {
+  canvas.tabIndex = 0;
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", "3D preview: arrow keys turn it, + and - zoom");
+  canvas.addEventListener("keydown", (e) => {
+    const turns = { ArrowLeft: [KEY_TURN, 0], ArrowRight: [-KEY_TURN, 0], ArrowUp: [0, KEY_TURN], ArrowDown: [0, -KEY_TURN] };
+    if (turns[e.key]) {
+      controls.rotateLeft(turns[e.key][0]);
+      controls.rotateUp(turns[e.key][1]);
+    } else if (e.key === "+" || e.key === "=") controls.dollyIn(KEY_ZOOM);
+    else if (e.key === "-" || e.key === "_") controls.dollyOut(KEY_ZOOM);
+    else return;
+    e.preventDefault(); // the page does not scroll while the model turns
+    window.__camera.view = null;
+    requestRender();
+  });
+}
+
+/** Point the camera at a box given in printer coordinates (Z up), looking along `direction` (three's world). */
+function frameBox(boxPrinter, target, direction = viewer.direction) {
   const box = boxPrinter.clone().applyMatrix4(viewer.frame.matrixWorld);
   const sphere = box.getBoundingSphere(new THREE.Sphere());
   const centre = target ? target.clone().applyMatrix4(viewer.frame.matrixWorld) : sphere.center;
@@ -157,8 +199,7 @@ function frameBox(boxPrinter, target) {
   const fitV = sphere.radius / Math.sin(fov / 2);
   const fitH = sphere.radius / Math.sin(Math.atan(Math.tan(fov / 2) * viewer.camera.aspect));
   const dist = Math.max(fitV, fitH) * 1.05;
-  // From the front (-Y in printer terms = +Z in three), a little from the right and above.
-  const dir = new THREE.Vector3(0.45, 0.5, 1).normalize();
+  const dir = new THREE.Vector3(...direction).normalize();
   viewer.camera.position.copy(sphere.center).addScaledVector(dir, dist);
   viewer.camera.near = Math.max(0.1, dist / 100);
   viewer.camera.far = dist * 20;
@@ -172,9 +213,10 @@ function frameBox(boxPrinter, target) {
 
 /**
  * Show the model at `url` (a 3MF) inside `printer`'s build volume. `isCurrent()` says whether
- * the page still wants it when it arrives (a newer job may have taken over).
+ * the page still wants it when it arrives (a newer job may have taken over); `onShown()`, if given, is
+ * called once the model is on screen.
  */
-export function loadPreview(url, printer, isCurrent) {
+export function loadPreview(url, printer, isCurrent, onShown = null) {
   window.__preview.frames = 0;
   window.__preview.error = null;
   window.__preview.meshes = 0;
@@ -183,6 +225,8 @@ export function loadPreview(url, printer, isCurrent) {
     return;
   }
   viewer.hasModel = false;
+  viewer.direction = DEFAULT_VIEW;
+  window.__camera.view = null;
   if (viewer.model) { viewer.frame.remove(viewer.model); disposeObject(viewer.model); viewer.model = null; }
   if (viewer.volume) { viewer.frame.remove(viewer.volume); disposeObject(viewer.volume); viewer.volume = null; }
 
@@ -226,6 +270,7 @@ export function loadPreview(url, printer, isCurrent) {
     $("preview-placeholder").hidden = true;
     $("preview-toolbar").hidden = false;
     frameModelView(!!viewer.volumeBox);
+    if (onShown) onShown();
   }, undefined, (err) => {
     const message = err && err.message ? err.message : String(err);
     window.__preview.error = `The 3D preview could not be loaded: ${message}`;
@@ -234,11 +279,34 @@ export function loadPreview(url, printer, isCurrent) {
   });
 }
 
-/** Frame the model alone, or the whole printer with the model in it. */
+/** Frame the model alone, or the whole printer with the model in it (from the current view's direction). */
 export function frameModelView(wholePrinter) {
   if (!viewer.modelBox) return;
+  viewer.wholePrinter = wholePrinter;
   const centre = viewer.modelBox.getCenter(new THREE.Vector3());
   if (wholePrinter && viewer.volumeBox) frameBox(viewer.volumeBox.clone().union(viewer.modelBox), centre);
   else frameBox(viewer.modelBox, centre);
 }
 
+
+/** Look from the front, the side, the top or the isometric corner (`name` is a key of VIEWS). */
+export function showView(name) {
+  if (!VIEWS[name] || !viewer.modelBox) return;
+  viewer.direction = VIEWS[name];
+  frameModelView(viewer.wholePrinter && !!viewer.volumeBox);
+  window.__camera.view = name;
+}
+
+/** Take the model out of the preview (its photos changed: the shown model is no longer theirs). */
+export function clearPreview(words = "The 3D preview appears here when the model is built.") {
+  window.__preview.frames = 0;
+  window.__preview.meshes = 0;
+  viewer.hasModel = false;
+  viewer.modelBox = null;
+  if (viewer.model) { viewer.frame.remove(viewer.model); disposeObject(viewer.model); viewer.model = null; }
+  if (viewer.volume) { viewer.frame.remove(viewer.volume); disposeObject(viewer.volume); viewer.volume = null; }
+  $("preview-toolbar").hidden = true;
+  $("preview-placeholder").textContent = words;
+  $("preview-placeholder").hidden = false;
+  requestRender();
+}
