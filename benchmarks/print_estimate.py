@@ -66,7 +66,7 @@ def main() -> int:
     rows, design, truth, weights, grams_truth = [], [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
         for sample, height, colours, supports in CASES:
-            options = MakeOptions(printer="prusa-mk4s", height_mm=height, colors=colours, supports=supports,
+            options = MakeOptions(printer="prusa-mk4s-mmu3", height_mm=height, colors=colours, supports=supports,
                                   resolution=args.resolution)
             result = make_model(os.path.join(ROOT, "samples", f"{sample}.png"), options)
             path = os.path.join(folder, f"{sample}-{height}.3mf")

@@ -70,7 +70,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", default="poly_fox")
     parser.add_argument("--sizes", default="100000,200000,500000")
-    parser.add_argument("--printer", default="prusa-mk4s")
+    parser.add_argument("--printer", default="prusa-mk4s-mmu3")
     args = parser.parse_args()
     printer = get_printer(args.printer)
     sizes = [int(s) for s in args.sizes.split(",")]

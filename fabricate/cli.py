@@ -111,11 +111,10 @@ def schema_options(command):
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False),
               help="Output file: .3mf (recommended), .stl or .glb.")
 @schema_options
-@click.option("--slice", "slice_gcode", is_flag=True, help="Slice with PrusaSlicer when installed and report estimates.")
 @click.option("--also", multiple=True, type=click.Choice(ALSO_FORMATS),
               help="Also write these beside it: glb (textured PBR), obj (+ MTL + PNG), quad-obj (quad-dominant).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def make(photos, output, slice_gcode, also, quiet, **choices):
+def make(photos, output, also, quiet, **choices):
     """Reconstruct PHOTOS (one, or up to 8 of the same object) and write a print-ready model."""
     extension = os.path.splitext(output)[1].lower()
     if extension not in (".3mf", ".stl", ".glb"):
@@ -127,6 +126,7 @@ def make(photos, output, slice_gcode, also, quiet, **choices):
 
         options = MakeOptions.from_flat(choices)
         printer = options.printer
+        slice_gcode = options.slice
         check_outputs(output_paths(output, also, slice_gcode=slice_gcode), photos)
         try:
             result = make_model(list(photos), options, progress=bars)
@@ -176,12 +176,12 @@ def printers(as_json):
 
             click.echo(json.dumps([p.to_dict() for p in profiles], indent=2))
             return
-        click.echo(f"{'id':<26} {'printer':<30} {'build volume (mm)':<20} {'nozzle':>6} {'filaments':>9}")
+        click.echo(f"{'id':<26} {'printer':<36} {'build volume (mm)':<20} {'nozzle':>6} {'filaments':>9}")
         for p in profiles:
             volume = " x ".join(f"{v:g}" for v in p.build_volume_mm)
             if p.bed_shape == "circular":
                 volume = f"⌀{p.build_volume_mm[0]:g} x {p.build_volume_mm[2]:g}"
-            click.echo(f"{p.id:<26} {p.name:<30} {volume:<20} {p.nozzle_diameter_mm:>6g} {p.filament_slots:>9}")
+            click.echo(f"{p.id:<26} {p.name:<36} {volume:<20} {p.nozzle_diameter_mm:>6g} {p.filament_slots:>9}")
 
     _run(body)
 

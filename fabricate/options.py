@@ -147,6 +147,9 @@ class OutputChoice:
                          help="Extras for prusa, bambu, orca, generic (comma list) or all.")
     title: Optional[str] = option(None, group="output", label="Title", default_text="from the photo's name",
                                   help="Model title.")
+    slice: bool = option(False, negative="no-slice", group="output", label="Slice with PrusaSlicer",
+                         help="Slice with PrusaSlicer when installed: its exact filament and print-time figures and "
+                              "a G-code file (takes longer; otherwise they are estimated).")
     texture_size: int = option(DEFAULT_TEXTURE_SIZE, choices=TEXTURE_SIZES, unit="texels", group="output",
                                label="Texture size", help="Side of the colour texture of the GLB and OBJ (--also).")
     asset_triangles: int = option(DEFAULT_ASSET_TRIANGLES, minimum=MIN_TRIANGLE_BUDGET, maximum=MAX_ASSET_TRIANGLES,

@@ -229,7 +229,7 @@ def test_model_settings_part_is_the_mesh_object(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("prusa-slicer"), reason="prusa-slicer is not installed")
-@pytest.mark.parametrize("printer_id", ["bambu-x1c", "prusa-mk4s"])
+@pytest.mark.parametrize("printer_id", ["bambu-x1c", "prusa-mk4s-mmu3"])
 def test_prusaslicer_slices_the_default_file_with_our_tools_and_settings(tmp_path, printer_id):
     from fabricate.export.slice import config_block
 

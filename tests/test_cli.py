@@ -12,7 +12,7 @@ from conftest import SAMPLES, assert_printable_3mf, run_cli
 # Slow: commands run end to end in their own process, most through the whole pipeline.
 pytestmark = pytest.mark.slow
 
-PRINTERS = ["bambu-a1", "prusa-mk4s", "bambu-a1-mini", "creality-k1", "prusa-mini-plus", "voron-2.4-300"]
+PRINTERS = ["bambu-a1", "prusa-mk4s-mmu3", "bambu-a1-mini", "creality-k1", "prusa-mini-plus", "voron-2.4-300"]
 
 
 @pytest.mark.parametrize("photo,printer", list(zip(SAMPLES, PRINTERS)), ids=[p.stem for p in SAMPLES])
@@ -30,9 +30,9 @@ def test_make_writes_a_printable_coloured_3mf(tmp_path, photo, printer):
 
 def test_height_option(tmp_path):
     out = tmp_path / "h.3mf"
-    result = run_cli("make", SAMPLES[0], "--printer", "prusa-mk4s", "--height-mm", "60", "--resolution", "128", "-o", out)
+    result = run_cli("make", SAMPLES[0], "--printer", "prusa-mk4s-mmu3", "--height-mm", "60", "--resolution", "128", "-o", out)
     assert result.returncode == 0, result.stderr
-    vertices, _, _ = assert_printable_3mf(out, "prusa-mk4s")
+    vertices, _, _ = assert_printable_3mf(out, "prusa-mk4s-mmu3")
     assert np.ptp(vertices[:, 2]) == pytest.approx(60.0, abs=0.01)
 
 

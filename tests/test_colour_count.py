@@ -16,7 +16,7 @@ from conftest import SHARED, run_cli
 
 PAINTS = np.array([[200, 40, 30], [240, 230, 220], [30, 60, 170], [230, 190, 40]], np.uint8)
 #: A printer loading more filaments than the test object has paints, so four is the object's count, not the cap.
-FIVE_SLOTS = "prusa-xl"
+FIVE_SLOTS = "prusa-xl-5t"
 
 
 def banded_sphere(paints: np.ndarray, shading=(1.0, 1.0), seed: int = 0) -> ColouredMesh:

@@ -58,7 +58,7 @@ def slicer_ready(mesh):
     from fabricate.printing import get_printer
     from fabricate.printing.settings import Filament, build_settings
 
-    printer = get_printer("prusa-mk4s")
+    printer = get_printer("prusa-mk4s-mmu3")
     palette, filament = np.unique(mesh.face_colours, axis=0, return_inverse=True)
     filaments = [Filament("#%02X%02X%02X" % tuple(int(c) for c in colour)) for colour in palette]
     return SlicerParts(filament.ravel(), build_settings(printer, "standard", filaments=filaments), printer)

@@ -69,3 +69,27 @@ def test_bad_counts_and_palettes():
     mesh = None
     with pytest.raises(InputError):
         assign_filaments(mesh, 17)
+
+
+def test_kmeans_distances_and_label_votes_match_the_plain_formulas():
+    # The fast forms must give the very numbers of the plain ones (outputs stay bit for bit the same).
+    from fabricate.color.palette import _squared_distances
+    from fabricate.color.regions import face_neighbours, smooth_labels
+    import trimesh
+
+    rng = np.random.default_rng(5)
+    points, centres = rng.normal(0, 40, (2000, 3)), rng.normal(0, 40, (6, 3))
+    plain = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+    assert np.array_equal(_squared_distances(np.ascontiguousarray(points.T), centres), plain)
+    sphere = trimesh.creation.icosphere(3)
+    pairs = face_neighbours(np.asarray(sphere.faces), len(sphere.vertices))
+    labels = rng.integers(0, 4, len(sphere.faces))
+    expected = labels.copy()
+    for _ in range(2):  # the majority filter written with np.add.at, as it was
+        votes = np.zeros((len(expected), 4), np.int32)
+        np.add.at(votes, (pairs[:, 0], expected[pairs[:, 1]]), 1)
+        np.add.at(votes, (pairs[:, 1], expected[pairs[:, 0]]), 1)
+        best = np.argmax(votes, axis=1)
+        change = (votes[np.arange(len(expected)), best] >= 2) & (best != expected)
+        expected[change] = best[change]
+    assert np.array_equal(smooth_labels(labels, pairs, 2), expected)

@@ -7,9 +7,16 @@ from fabricate.mesh import ColouredMesh, validate_mesh
 from fabricate.printing import fit_to_build_volume, get_printer, inside_build_volume, list_printers
 from fabricate.printing.stable_pose import stable_poses
 
-REQUIRED = ["bambu-a1", "bambu-a1-mini", "bambu-p1s", "bambu-x1c", "prusa-mk4s", "prusa-mini-plus", "prusa-xl",
-            "prusa-core-one", "creality-ender-3-v3", "creality-k1", "elegoo-neptune-4", "anycubic-kobra-3",
-            "voron-2.4-300"]
+REQUIRED = ["bambu-a1", "bambu-a1-mini", "bambu-p1s", "bambu-x1c", "prusa-mk4s", "prusa-mk4s-mmu3", "prusa-mini-plus",
+            "prusa-xl", "prusa-xl-5t", "prusa-core-one", "creality-ender-3-v3", "creality-k1", "elegoo-neptune-4",
+            "anycubic-kobra-3", "voron-2.4-300"]
+#: Printers the vendor's slicer ships both as a single-extruder and as a multi-material printer
+#: (PrusaSlicer PrusaResearch.ini: "… MMU3 …" and "Original Prusa XL - 5T …" sections): the plain id is the
+#: single-extruder one, so choosing "Prusa MK4S" never silently means five filaments.
+SINGLE_AND_MULTI = {"prusa-mk4s": "prusa-mk4s-mmu3", "prusa-mk4": "prusa-mk4-mmu3", "prusa-mk3s": "prusa-mk3s-mmu3",
+                    "prusa-core-one": "prusa-core-one-mmu3", "prusa-xl": "prusa-xl-5t"}
+#: Id endings that mark a profile as the multi-material variant of another printer.
+MULTI_MATERIAL_SUFFIXES = ("-mmu3", "-5t")
 
 
 def blob():
@@ -29,6 +36,26 @@ def test_profiles():
     assert get_printer("prusa-mk4s").build_volume_mm == (250.0, 210.0, 220.0)
     for p in profiles:
         assert all(v > 0 for v in p.usable_size_mm) and p.source
+
+
+def test_printers_shipped_single_and_multi_material_list_both_and_the_plain_id_is_single():
+    profiles = {p.id: p for p in list_printers()}
+    for single_id, multi_id in SINGLE_AND_MULTI.items():
+        single, multi = profiles[single_id], profiles[multi_id]
+        assert (single.filament_slots, single.multi_material) == (1, "none"), single_id
+        assert multi.filament_slots == 5 and multi.multi_material != "none", multi_id
+        # The same machine: only the filament path differs.
+        assert (multi.vendor, multi.build_volume_mm, multi.bed_origin_mm, multi.nozzle_diameter_mm) == \
+            (single.vendor, single.build_volume_mm, single.bed_origin_mm, single.nozzle_diameter_mm), multi_id
+        assert (single.slicer_presets is None) == (multi.slicer_presets is None), multi_id
+    # Every multi-material variant has its single-extruder printer listed beside it.
+    for printer_id in profiles:
+        for suffix in MULTI_MATERIAL_SUFFIXES:
+            if printer_id.endswith(suffix):
+                assert SINGLE_AND_MULTI.get(printer_id[:-len(suffix)]) == printer_id, printer_id
+    # The list and the web form show the name, so no two profiles share one.
+    names = [p.name for p in profiles.values()]
+    assert len(names) == len(set(names))
 
 
 def test_unknown_printer_suggests_close_ids():

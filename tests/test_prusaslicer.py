@@ -27,7 +27,7 @@ FAST = ["--resolution", "128", "--max-triangles", "30000", "--height-mm", "45"]
 def make_and_slice(tmp_path, name, *options):
     photo = [p for p in SAMPLES if p.stem == name][0]
     out = tmp_path / f"{name}.3mf"
-    result = run_cli("make", photo, "--printer", "prusa-mk4s", "-o", out, "--slice", *FAST, *options)
+    result = run_cli("make", photo, "--printer", "prusa-mk4s-mmu3", "-o", out, "--slice", *FAST, *options)
     assert result.returncode == 0, result.stderr
     assert "PrusaSlicer estimate" in result.stdout
     gcode = (tmp_path / f"{name}.gcode").read_text()

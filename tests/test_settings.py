@@ -36,9 +36,11 @@ def test_invalid_settings_are_named(changes, message):
 def test_more_colours_than_the_printer_loads():
     with pytest.raises(InputError, match="loads at most 1"):
         build_settings(get_printer("prusa-mini-plus"), filaments=[Filament("#FF0000"), Filament("#00FF00")])
-    build_settings(get_printer("prusa-mk4s"), filaments=[Filament("#FF0000")] * 5)
-    with pytest.raises(InputError, match="loads at most 5"):
-        build_settings(get_printer("prusa-mk4s"), filaments=[Filament("#FF0000")] * 6)
+    with pytest.raises(InputError, match=r"loads at most 1 \(none\)"):
+        build_settings(get_printer("prusa-mk4s"), filaments=[Filament("#FF0000"), Filament("#00FF00")])
+    build_settings(get_printer("prusa-mk4s-mmu3"), filaments=[Filament("#FF0000")] * 5)
+    with pytest.raises(InputError, match=r"loads at most 5 \(MMU3"):
+        build_settings(get_printer("prusa-mk4s-mmu3"), filaments=[Filament("#FF0000")] * 6)
 
 
 def test_cli_refuses_bad_settings_before_any_work(tmp_path):

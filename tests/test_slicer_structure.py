@@ -160,7 +160,7 @@ def test_project_settings_json(package):
 def test_prusa_parts(tmp_path, package):
     _, mesh, filaments, settings = package
     path = tmp_path / "p.3mf"
-    write_3mf(path, mesh, slicer_parts=SlicerParts(filaments.face_filament, settings, get_printer("prusa-mk4s"),
+    write_3mf(path, mesh, slicer_parts=SlicerParts(filaments.face_filament, settings, get_printer("prusa-mk4s-mmu3"),
                                                    ("prusa",)))
     with zipfile.ZipFile(path) as z:
         model = z.read(MODEL_FILE).decode()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import BUILD_TIMEOUT_MS
+from fabricate.export.slice import find_prusaslicer
 from test_web_browser import ARTIFACTS, SAMPLE
 
 pytestmark = pytest.mark.slow  # a browser and whole builds
@@ -116,7 +117,7 @@ def test_drop_zone_focus_ring_and_the_printers_filament_slots_offered(page, serv
     page.select_option("#printer", "bambu-a1")
     assert offered() == ["auto", "1", "2", "3", "4"]
     assert "loads 4 filaments" in page.locator("#colors-note").inner_text()
-    page.select_option("#printer", "prusa-mk4s")
+    page.select_option("#printer", "prusa-mk4s-mmu3")
     assert offered() == ["auto", "1", "2", "3", "4", "5"]
     page.select_option("#printer", "creality-k1")
     assert offered() == ["auto", "1"] and "one filament" in page.locator("#colors-note").inner_text()
@@ -148,6 +149,7 @@ def phone_build(browser, server):  # noqa: F811 (fixtures)
     page.select_option("#resolution", "128")
     page.fill("#colors", "2")
     page.fill("#title", "Phone burger")
+    page.select_option("#slice", "true")  # grams and hours from the real PrusaSlicer (CI installs it)
     page.evaluate(WATCH_ANNOUNCEMENTS)
     with page.expect_response(lambda r: r.request.method == "POST" and r.url == f"{server}/api/jobs") as posted:
         page.click("#build-button")
@@ -160,7 +162,7 @@ def phone_build(browser, server):  # noqa: F811 (fixtures)
     page.wait_for_selector("#report #filaments li")
     with httpx.Client(timeout=30) as client:
         job = client.get(f"{server}/api/jobs/{job_id}").json()
-    yield {"page": page, "job": job, "progress_during_build": during, "errors": errors}
+    yield {"page": page, "job": job, "progress_during_build": during, "errors": errors, "server": server}
     context.close()
 
 
@@ -215,6 +217,11 @@ def test_grams_time_and_cost_shown_and_the_price_remembered(phone_build):
     page, job = phone_build["page"], phone_build["job"]
     estimate = job["result"]["print_estimate"]
     assert estimate["grams"] > 0 and estimate["hours"] > 0
+    if find_prusaslicer():  # the figures are the slicer's own, as its G-code says
+        slicing = job["result"]["slicing"]
+        assert estimate["method"] == "PrusaSlicer's estimate" and estimate["grams"] == round(sum(slicing["filament_g"]), 2)
+        with httpx.Client(timeout=30) as client:
+            assert client.get(phone_build["server"] + job["links"]["model.gcode"]).status_code == 200
     figures = page.locator("#estimate-figures").inner_text()
     assert f"about {round(estimate['grams'])} g" in figures, figures
     minutes = round(estimate["hours"] * 60)

@@ -56,25 +56,41 @@ class FilamentAssignment:
                 for i, (c, s) in enumerate(zip(self.palette, self.area_share))]
 
 
+def _squared_distances(columns: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """(n, k) squared distances from points, given as their (3, n) coordinate columns, to each centre.
+
+    Axis by axis per centre, the same sums in the same order as ``((p - c) ** 2).sum(-1)``
+    (so bit for bit its result) without the (n, k, 3) temporaries.
+    """
+    distances = np.empty((columns.shape[1], len(centres)))
+    for j, centre in enumerate(centres):
+        distances[:, j] = (columns[0] - centre[0]) ** 2 + (columns[1] - centre[1]) ** 2 + (columns[2] - centre[2]) ** 2
+    return distances
+
+
 def weighted_kmeans(points: np.ndarray, weights: np.ndarray, k: int, seed: int = 0, iterations: int = 40):
     """Weighted k-means with k-means++ seeding; deterministic for a given seed."""
     rng = np.random.default_rng(seed)
+    columns = np.ascontiguousarray(np.asarray(points, np.float64).T)
     first = int(np.argmax(weights))  # start from the dominant colour, not a random one
     centres = [points[first]]
     for _ in range(1, k):
-        d2 = np.min(((points[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1) * weights
+        d2 = np.min(_squared_distances(columns, np.array(centres)), axis=1) * weights
         if d2.sum() <= 0:
             break
         centres.append(points[rng.choice(len(points), p=d2 / d2.sum())])
     centres = np.array(centres)
     for _ in range(iterations):
-        assign = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
-        new = np.array([np.average(points[assign == j], axis=0, weights=weights[assign == j])
-                        if weights[assign == j].sum() > 0 else centres[j] for j in range(len(centres))])
+        assign = np.argmin(_squared_distances(columns, centres), axis=1)
+        new = np.array(centres, np.float64, copy=True)
+        for j in range(len(centres)):
+            member = assign == j
+            if weights[member].sum() > 0:
+                new[j] = np.average(points[member], axis=0, weights=weights[member])
         if np.allclose(new, centres, atol=1e-3):
             break
         centres = new
-    assign = np.argmin(((points[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    assign = np.argmin(_squared_distances(columns, centres), axis=1)
     return centres, assign
 
 

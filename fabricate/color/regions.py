@@ -19,9 +19,9 @@ def smooth_labels(labels: np.ndarray, pairs: np.ndarray, iterations: int = 2) ->
     m = len(labels)
     n_labels = int(labels.max()) + 1
     for _ in range(iterations):
-        votes = np.zeros((m, n_labels), np.int32)
-        np.add.at(votes, (pairs[:, 0], labels[pairs[:, 1]]), 1)
-        np.add.at(votes, (pairs[:, 1], labels[pairs[:, 0]]), 1)
+        # Each face's vote per label, counted in one pass (the counts np.add.at would make).
+        cast = np.concatenate([pairs[:, 0] * n_labels + labels[pairs[:, 1]], pairs[:, 1] * n_labels + labels[pairs[:, 0]]])
+        votes = np.bincount(cast, minlength=m * n_labels).reshape(m, n_labels)
         best = np.argmax(votes, axis=1)
         change = (votes[np.arange(m), best] >= 2) & (best != labels)
         if not change.any():

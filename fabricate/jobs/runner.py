@@ -55,7 +55,7 @@ def build_files(photos, options: dict, model_path, progress=None, photo_names=No
         image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
         with atomic_open(preview) as stream:
             image.save(stream, format="PNG")
-    write_outputs(result, model_path, also=also, progress=progress)
+    write_outputs(result, model_path, also=also, progress=progress, slice_gcode=result.options.slice)
     return result
 
 

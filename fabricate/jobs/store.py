@@ -40,7 +40,8 @@ from fabricate.errors import BadOption
 STATUSES = ("queued", "running", "succeeded", "failed")
 #: Files a finished job offers, by the name used in its URL.
 RESULT_FILES = {"model.3mf": "model.3mf", "model.stl": "model.stl", "model.glb": "model.glb",
-                "preview.png": "preview.png", "report.json": "model.report.json"}
+                "preview.png": "preview.png", "report.json": "model.report.json",
+                "model.gcode": "model.gcode"}  # only when the job asked to be sliced and PrusaSlicer is installed
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

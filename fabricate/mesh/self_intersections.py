@@ -15,9 +15,11 @@ import numpy as np
 
 #: Candidate pairs handled per vectorised batch (bounds temporary memory: ~100 bytes a pair).
 BATCH = 1_000_000
-#: Grid cell edge in median triangle extents: ~1 keeps each cell's list short (a few
-#: triangles) while a triangle spans at most a few cells.
-CELL_EXTENTS = 1.0
+#: Grid cell edge in median triangle extents: 1.5 keeps each cell's list short (a few
+#: triangles) while most triangles enter one to four cells, not eight; measured on the
+#: 200k-triangle robot at 256: 1.0 -> 0.42 s, 1.5 -> 0.29 s, 2.0 -> 0.29 s, 3.0 -> 0.37 s
+#: for the broad phase. The pairs found are the same for any cell size (every overlapping pair).
+CELL_EXTENTS = 1.5
 #: A triangle lies "clearly" on one side of another's plane when each corner's distance
 #: from it, times |e1 x e2|, exceeds this share of |e1| |e2| times the mesh size. The exact
 #: test accepts a segment only when |det| > 1e-9 |e1| |e2| |d|, so its crossing point is

@@ -134,7 +134,7 @@ def estimate_from_slice(slice_report, price_per_kg: Optional[float] = None) -> P
     """The same figures as the real slicer reported them (``fabricate.export.slice.SliceReport``)."""
     grams = float(sum(slice_report.filament_g))
     cost = None if price_per_kg is None else round(grams / 1000.0 * price_per_kg, 2)
-    return PrintEstimate(grams=round(grams, 1), metres=round(sum(slice_report.filament_mm) / 1000.0, 2),
+    return PrintEstimate(grams=round(grams, 2), metres=round(sum(slice_report.filament_mm) / 1000.0, 2),
                          hours=round(slice_report.print_time_s / 3600.0, 3), layers=int(slice_report.layers),
                          tool_changes=int(slice_report.tool_changes),
                          cost=cost, price_per_kg=price_per_kg, method=f"{slice_report.slicer}'s estimate")
