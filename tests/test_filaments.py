@@ -78,9 +78,10 @@ def test_kmeans_distances_and_label_votes_match_the_plain_formulas():
     import trimesh
 
     rng = np.random.default_rng(5)
-    points, centres = rng.normal(0, 40, (2000, 3)), rng.normal(0, 40, (6, 3))
-    plain = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
-    assert np.array_equal(_squared_distances(np.ascontiguousarray(points.T), centres), plain)
+    for dimension in (3, 2):  # colours, and the delighting's 2-D colour features
+        points, centres = rng.normal(0, 40, (2000, dimension)), rng.normal(0, 40, (6, dimension))
+        plain = ((points[:, None, :] - centres[None]) ** 2).sum(-1)
+        assert np.array_equal(_squared_distances(np.ascontiguousarray(points.T), centres), plain)
     sphere = trimesh.creation.icosphere(3)
     pairs = face_neighbours(np.asarray(sphere.faces), len(sphere.vertices))
     labels = rng.integers(0, 4, len(sphere.faces))

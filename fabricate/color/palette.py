@@ -57,14 +57,18 @@ class FilamentAssignment:
 
 
 def _squared_distances(columns: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """(n, k) squared distances from points, given as their (3, n) coordinate columns, to each centre.
+    """(n, k) squared distances from points, given as their (d, n) coordinate columns, to each centre.
 
     Axis by axis per centre, the same sums in the same order as ``((p - c) ** 2).sum(-1)``
-    (so bit for bit its result) without the (n, k, 3) temporaries.
+    (so bit for bit its result) without the (n, k, d) temporaries. Any dimension: colours are 3-D,
+    the delighting's colour features 2-D.
     """
     distances = np.empty((columns.shape[1], len(centres)))
     for j, centre in enumerate(centres):
-        distances[:, j] = (columns[0] - centre[0]) ** 2 + (columns[1] - centre[1]) ** 2 + (columns[2] - centre[2]) ** 2
+        total = (columns[0] - centre[0]) ** 2
+        for axis in range(1, len(columns)):
+            total += (columns[axis] - centre[axis]) ** 2
+        distances[:, j] = total
     return distances
 
 

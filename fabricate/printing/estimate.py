@@ -127,7 +127,7 @@ def estimate_print(placed: ColouredMesh, settings: PrintSettings, nozzle_mm: flo
     cost = None if price_per_kg is None else round(grams / 1000.0 * price_per_kg, 2)
     return PrintEstimate(grams=round(grams, 2), metres=round(filament_metres(extruded), 2),
                          hours=round(seconds / 3600.0, 3), layers=layers, tool_changes=changes, cost=cost, price_per_kg=price_per_kg,
-                         method="estimated from the model's volume and surface (a slicer gives the exact figures)")
+                         method="estimated from the model's volume and surface; slicing gives the exact figures")
 
 
 def estimate_from_slice(slice_report, price_per_kg: Optional[float] = None) -> PrintEstimate:
