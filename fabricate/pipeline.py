@@ -16,7 +16,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from fabricate import __version__
-from fabricate.color.views import colour_from_views, single_photo_view
+from fabricate.color.views import ColourComparison, colour_comparison, colour_from_views, single_photo_view
 from fabricate.color.lab import to_hex
 from fabricate.color.palette import FilamentAssignment, assign_filaments
 from fabricate.errors import BadOption, MeshError
@@ -55,6 +55,8 @@ class MakeResult:
     view_fits: Optional[list] = None
     #: What happened to the photos on the way in (e.g. a large JPEG decoded reduced).
     photo_notes: list = field(default_factory=list)
+    #: With delighting: the surface before placement in the photo's colours and in the delit ones (the page shows both).
+    colour_comparison: Optional[ColourComparison] = None
 
     @property
     def source_name(self) -> str:
@@ -148,7 +150,8 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
     with report.stage("color"):
         # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
         views = reconstruction.view_projections or [single_photo_view(reconstruction)]
-        mesh = colour_from_views(mesh, views, delight=options.delight == "auto")
+        comparison = colour_comparison(mesh, views) if options.delight == "auto" else None
+        mesh = comparison.delit if comparison is not None else colour_from_views(mesh, views)
     seconds["color"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -183,7 +186,8 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,
                       settings=settings, filaments=filaments, analysis=analysis, printer=printer,
                       view_fits=reconstruction.view_fits,
-                      photo_notes=[p.scaling_note for p in surface.photos if p.scaling_note])
+                      photo_notes=[p.scaling_note for p in surface.photos if p.scaling_note],
+                      colour_comparison=comparison)
 
 
 def write_outputs(result: MakeResult, path, also: tuple = (), report_json: bool = True,

@@ -135,6 +135,28 @@ def _fin_thickness(mesh, heights):
     return spans
 
 
+@pytest.mark.parametrize("low, high", [(0.0, 1.5), (1.5, 2.5), (-1.0, 1.0)])
+def test_depth_inside_is_the_exact_depth_clipped_to_the_range(low, high):
+    """The coarse pass only skips work: every grid point gets libigl's full signed distance
+    (unbounded, measured here for all of them), clipped to the range."""
+    import igl
+
+    from fabricate.edit.volume import _grid, depth_inside
+
+    mesh = _fin_model(1.0)
+    step = 0.4
+    origin, shape = _grid(mesh, step, pad=3)
+    depth = depth_inside(mesh, origin, step, shape, low, high)
+    axes = [origin[i] + step * np.arange(shape[i]) for i in range(3)]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    full, _, _, _ = igl.signed_distance(points, np.ascontiguousarray(mesh.vertices, np.float64),
+                                        np.ascontiguousarray(mesh.faces, np.int64),
+                                        sign_type=igl.SignedDistanceType.SIGNED_DISTANCE_TYPE_PSEUDONORMAL)
+    expected = np.clip(-full.reshape(shape), low, high)
+    assert ((expected > low) & (expected < high)).sum() > 1000  # the range holds many points
+    np.testing.assert_array_equal(depth, expected)
+
+
 @pytest.mark.slow
 def test_thicken_grows_a_thin_fin_to_the_minimum(tmp_path):
     before = _fin_model(1.0)

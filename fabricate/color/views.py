@@ -134,14 +134,43 @@ def colour_from_views(mesh: ColouredMesh, views: Sequence, quantum: int = 4, del
     -------
     ColouredMesh with ``vertex_colours`` and ``face_colours``, like ``colour_surface``.
     """
+    return _colour(mesh, _sample_views(mesh, views), quantum, delight)
+
+
+@dataclass
+class ColourComparison:
+    """One surface coloured twice from the same photo samples: as photographed and with the lighting removed."""
+
+    photo: ColouredMesh
+    delit: ColouredMesh
+
+
+def colour_comparison(mesh: ColouredMesh, views: Sequence, quantum: int = 4) -> ColourComparison:
+    """Both colourings of :func:`colour_from_views` (without and with delighting), the photos sampled once."""
+    samples = _sample_views(mesh, views)
+    return ColourComparison(_colour(mesh, samples, quantum, False), _colour(mesh, samples, quantum, True))
+
+
+@dataclass
+class _Samples:
+    normals: np.ndarray
+    adjacency: object
+    per_photo: list
+
+
+def _sample_views(mesh: ColouredMesh, views: Sequence) -> _Samples:
     import trimesh
 
+    normals = vertex_normals(mesh.vertices, mesh.faces)
+    ray_mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+    per_photo = [photo_samples(ray_mesh, mesh.vertices, normals, view) for view in views]
+    return _Samples(normals, vertex_adjacency(mesh.faces, len(mesh.vertices)), per_photo)
+
+
+def _colour(mesh: ColouredMesh, samples: _Samples, quantum: int, delight: bool) -> ColouredMesh:
     vertices, faces = mesh.vertices, mesh.faces
     n = len(vertices)
-    normals = vertex_normals(vertices, faces)
-    ray_mesh = trimesh.Trimesh(vertices, faces, process=False)
-    adjacency = vertex_adjacency(faces, n)
-    per_photo = [photo_samples(ray_mesh, vertices, normals, view) for view in views]
+    normals, adjacency, per_photo = samples.normals, samples.adjacency, samples.per_photo
     vertex = np.concatenate([s.seen for s in per_photo])
     weights = np.concatenate([s.facing for s in per_photo]) ** FACING_POWER
     colours = np.concatenate([s.colours for s in per_photo])

@@ -41,6 +41,8 @@ STATUSES = ("queued", "running", "succeeded", "failed")
 #: Files a finished job offers, by the name used in its URL.
 RESULT_FILES = {"model.3mf": "model.3mf", "model.stl": "model.stl", "model.glb": "model.glb",
                 "preview.png": "preview.png", "report.json": "model.report.json",
+                # with delighting: the model before placement in the photo's colours and in the delit ones
+                "preview-photo.png": "preview-photo.png", "preview-delit.png": "preview-delit.png",
                 "model.gcode": "model.gcode"}  # only when the job asked to be sliced and PrusaSlicer is installed
 
 SCHEMA = """

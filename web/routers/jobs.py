@@ -24,7 +24,8 @@ from web.uploads import read_photo
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 MEDIA_TYPES = {"model.3mf": "model/3mf", "model.stl": "model/stl", "model.glb": "model/gltf-binary",
-               "preview.png": "image/png", "report.json": "application/json",
+               "preview.png": "image/png", "preview-photo.png": "image/png", "preview-delit.png": "image/png",
+               "report.json": "application/json",
                "model.gcode": "text/x-gcode"}  # with the slice option and PrusaSlicer installed
 #: How often an event stream looks for new progress.
 EVENT_POLL_S = 0.2

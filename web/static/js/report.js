@@ -145,6 +145,16 @@ export function renderReport(container, report, reportLink, printerName, names =
           el("span", { class: "detail" }, ` ${spoolName(f.colour) ? `${colourName(f.colour)}, ` : ""}${String(f.colour).toUpperCase()} · ${fmt((f.area_share || 0) * 100, 0)} %`)))));
   }
 
+  // With delighting the job rendered its surface twice: in the photo's colours and with the lighting removed.
+  if ((report.options || {}).delight === "auto") {
+    const figure = (name, caption) => el("figure", { class: "colour-compare-item", style: "display:inline-block;margin:0 1em 0 0" },
+      el("img", { src: reportLink.replace(/report\.json$/, name), alt: caption, width: "200", height: "200" }),
+      el("figcaption", { class: "detail" }, caption));
+    parts.push(el("h3", {}, "Lighting removed"),
+      el("div", { id: "colour-compare" }, figure("preview-photo.png", "Photo's colours (with its light and shadows)"),
+        figure("preview-delit.png", "Object's own colours (delit)")));
+  }
+
   if (report.print_estimate) parts.push(...estimateSection(report.print_estimate).filter(Boolean));
 
   const settings = [];
