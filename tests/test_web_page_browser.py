@@ -41,6 +41,12 @@ def _add_photo(page, path):
     page.set_input_files("#photo-input", str(path))
 
 
+def _add_sample(page):
+    """The bundled sample, once its outline has been found good."""
+    _add_photo(page, SAMPLE)
+    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+
+
 def _click_build(page, server) -> str:
     """Click Build; the id of the job the page posted."""
     with page.expect_response(lambda r: r.request.method == "POST" and r.url == f"{server}/api/jobs") as posted:
@@ -150,8 +156,7 @@ def phone_build(browser, server):  # noqa: F811 (fixtures)
     assert page.locator("#spool-list li").count() == 2
     assert page.locator("#spools-use").is_checked()
     assert page.input_value("#palette") == ",".join(c for _, c in SPOOLS)
-    _add_photo(page, SAMPLE)
-    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+    _add_sample(page)
     page.select_option("#printer", "bambu-a1")
     page.select_option("#resolution", "128")
     page.fill("#colors", "2")
@@ -294,8 +299,7 @@ def test_reload_during_a_build_reconnects_and_finishes(page, server):
     posts = []
     page.on("request", lambda r: r.method == "POST" and r.url == f"{server}/api/jobs" and posts.append(r.url))
     _open(page, server)
-    _add_photo(page, SAMPLE)
-    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+    _add_sample(page)
     page.select_option("#resolution", "128")
     page.fill("#title", "Reload burger")
     job_id = _click_build(page, server)
@@ -358,8 +362,7 @@ def test_choosing_the_model_sends_it_and_the_page_says_what_one_photo_gives(page
     assert "one photo" in note.lower() and "guessed" in note and "photos from the sides and the back" in note
     options = page.locator("#model option").all_inner_texts()
     assert "classical" in options and "neural" in options  # from the options schema
-    _add_photo(page, SAMPLE)
-    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+    _add_sample(page)
     page.select_option("#model", "neural")
     page.select_option("#resolution", "128")
     job_id = _click_build(page, server)
@@ -379,8 +382,7 @@ def test_photo_colours_and_delit_colours_side_by_side(page, server):
     if "colour_comparison" not in MakeResult.__dataclass_fields__:
         pytest.skip("the pipeline does not keep the photo-coloured surface yet (MakeResult.colour_comparison)")
     _open(page, server)
-    _add_photo(page, SAMPLE)
-    page.wait_for_selector(".photo-card .outline-status.good", state="attached")
+    _add_sample(page)
     page.select_option("#resolution", "128")
     page.select_option("#delight", "auto")
     job_id = _click_build(page, server)
