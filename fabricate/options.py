@@ -26,7 +26,7 @@ from fabricate.printing.settings import (BRIM_RANGE_MM, INFILL_PATTERNS, INFILL_
                                          PRESETS, SHELL_LAYERS_RANGE, SUPPORT_ANGLE_RANGE, SUPPORT_MODES,
                                          WALL_LOOPS_RANGE, Filament, PrintSettings, build_settings)
 from fabricate.reconstruct import MODELS, RESOLUTIONS, Reconstructor, get_reconstructor
-from fabricate.reconstruct import model_names as reconstruct_model_names
+from fabricate.reconstruct import model_names
 from fabricate.schema import OptionField, WholeNumberOr, check_options, option, option_fields
 
 #: The concerns, in the order the CLI help, the page and the README show them.
@@ -49,10 +49,6 @@ COLOUR_COUNT = WholeNumberOr(AUTO_COUNT)
 
 def printer_ids() -> tuple:
     return tuple(p.id for p in list_printers())
-
-
-def model_names() -> tuple:
-    return reconstruct_model_names()
 
 
 @dataclass(kw_only=True)

@@ -377,10 +377,6 @@ def test_choosing_the_model_sends_it_and_the_page_says_what_one_photo_gives(page
 
 def test_photo_colours_and_delit_colours_side_by_side(page, server):
     """Issue 16: a build with delighting shows its surface in the photo's colours beside the delit ones."""
-    from fabricate.pipeline import MakeResult
-
-    if "colour_comparison" not in MakeResult.__dataclass_fields__:
-        pytest.skip("the pipeline does not keep the photo-coloured surface yet (MakeResult.colour_comparison)")
     _open(page, server)
     _add_sample(page)
     page.select_option("#resolution", "128")

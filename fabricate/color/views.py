@@ -15,6 +15,7 @@ never a mirror of the front.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Sequence
 
 import numpy as np
@@ -137,18 +138,25 @@ def colour_from_views(mesh: ColouredMesh, views: Sequence, quantum: int = 4, del
     return _colour(mesh, _sample_views(mesh, views), quantum, delight)
 
 
-@dataclass
 class ColourComparison:
-    """One surface coloured twice from the same photo samples: as photographed and with the lighting removed."""
+    """One surface coloured twice from the same photo samples: as photographed and with the lighting removed.
 
-    photo: ColouredMesh
-    delit: ColouredMesh
+    ``delit`` is made at once (the model carries it); ``photo`` only when asked for (the web page's
+    side-by-side preview), so a job that shows no comparison pays for one colouring.
+    """
+
+    def __init__(self, mesh: ColouredMesh, samples: "_Samples", quantum: int):
+        self._mesh, self._samples, self._quantum = mesh, samples, quantum
+        self.delit = _colour(mesh, samples, quantum, True)
+
+    @cached_property
+    def photo(self) -> ColouredMesh:
+        return _colour(self._mesh, self._samples, self._quantum, False)
 
 
 def colour_comparison(mesh: ColouredMesh, views: Sequence, quantum: int = 4) -> ColourComparison:
     """Both colourings of :func:`colour_from_views` (without and with delighting), the photos sampled once."""
-    samples = _sample_views(mesh, views)
-    return ColourComparison(_colour(mesh, samples, quantum, False), _colour(mesh, samples, quantum, True))
+    return ColourComparison(mesh, _sample_views(mesh, views), quantum)
 
 
 @dataclass
