@@ -15,7 +15,11 @@ surfaces, centred along the view like the evaluation centres them):
 
 It tells which prediction a learned model must get right to beat the inflation.
 
-    python benchmarks/depth_layer_ceilings.py [--views 1] [--resolution 128]
+With ``--corpus-validation`` it renders the corpus's validation split instead (objects held
+back from training by category), and when the learned model is installed a row shows where
+its predicted layers stand between the classical ones and the ceilings.
+
+    python benchmarks/depth_layer_ceilings.py [--views 1] [--resolution 128] [--corpus-validation]
 """
 from __future__ import annotations
 
@@ -80,6 +84,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--corpus-validation", action="store_true",
+                        help="the corpus's validation split instead of the training meshes")
     args = parser.parse_args()
 
     from fabricate.evaluate.run import render_cases, score_surface
@@ -87,19 +93,38 @@ def main() -> None:
     from fabricate.reconstruct.classical import ClassicalReconstructor, surface_from_layers
     from fabricate.reconstruct.neural.data import SHARED_MESHES, true_layers
 
+    meshes, label = SHARED_MESHES / "train", "Training meshes"
+    if args.corpus_validation:
+        from fabricate.reconstruct.neural.shards import CORPUS, corpus_objects, validation_files
+
+        meshes = [CORPUS / "meshes" / name for name in sorted(validation_files(corpus_objects()))]
+        label = "Corpus validation split"
+    learned = None
+    if args.resolution == 128:  # the learned model's layer grid
+        try:
+            from fabricate.reconstruct.neural import NeuralReconstructor
+
+            learned = NeuralReconstructor()
+        except ImportError:  # torch is not installed: no learned row
+            pass
     rows = {}
-    cases = render_cases(SHARED_MESHES / "train", views=args.views)
+    cases = render_cases(meshes, views=args.views)
     for case in cases:
-        layers = ClassicalReconstructor().depth_layers(extract_foreground(load_photo(case.photo_png, "c.png")),
-                                                       args.resolution)
+        foreground = extract_foreground(load_photo(case.photo_png, "c.png"))
+        layers = ClassicalReconstructor().depth_layers(foreground, args.resolution)
         first, last = true_layers(case.gt_vertices, case.gt_faces, case.camera, layers.photo_from_voxel,
                                   layers.mask.shape)
-        for name, (front, back) in variants(layers, first, last).items():
+        options = variants(layers, first, last)
+        if learned is not None:
+            predicted = learned.predict(foreground)[0]
+            nx, nz = layers.mask.shape
+            options["learned model's front and back"] = (predicted[0, :nx, :nz], predicted[1, :nx, :nz])
+        for name, (front, back) in options.items():
             inside = lambda a: np.where(layers.mask, a, 0.0).astype(np.float32)
             built = surface_from_layers(layers, inside(front), inside(back))
             vertices, faces = built.volume.extract_surface()
             rows.setdefault(name, []).append(score_surface(case, vertices, faces, built.photo_from_voxel, volume=False))
-    print(f"Training meshes ({len(cases)} rendered views, resolution {args.resolution}); one part of the "
+    print(f"{label} ({len(cases)} rendered views, resolution {args.resolution}); one part of the "
           "depth layers replaced by the truth:\n")
     print("| depth layers | Chamfer-L1 | F-score@1% | F-score@2% | normal consistency |")
     print("|---|---|---|---|---|")

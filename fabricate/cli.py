@@ -416,7 +416,10 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
 @main.command(name="eval")
 @click.option("--models", default=None, help="Comma list of models [default: all available].")
 @click.option("--meshes", type=click.Path(file_okay=False), default=None,
-              help="Folder of held-out .obj meshes [default: ../shared/meshes/heldout].")
+              help="Folder of held-out .obj/.ply meshes [default: ../shared/meshes/heldout].")
+@click.option("--corpus-validation", is_flag=True,
+              help="Score the training corpus's validation split (5 % of every category, held back by object) "
+                   "instead of a folder.")
 @click.option("--samples", default=2, show_default=True, type=click.IntRange(1, 20),
               help="Random single-photo views rendered per mesh.")
 @click.option("--views", "view_counts", default=None,
@@ -428,18 +431,25 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
 @click.option("--resolution", type=click.Choice(["128", "256", "512"]), default="128", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of views, lights and colours.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write every score here.")
-def evaluate_command(models, meshes, samples, view_counts, colour, resolution, seed, json_path):
+def evaluate_command(models, meshes, corpus_validation, samples, view_counts, colour, resolution, seed, json_path):
     """Score every model against held-out ground truth and print one table."""
     def body():
         from pathlib import Path
 
         from fabricate.evaluate import HELDOUT, evaluate, summary_table
+        from fabricate.evaluate.run import mesh_files
         from fabricate.reconstruct import MODELS
 
         chosen = tuple(models.split(",")) if models else tuple(MODELS)
         folder = meshes or HELDOUT
-        if not Path(folder).is_dir() or not list(Path(folder).glob("*.obj")):
-            raise InputError(f"no .obj meshes in {folder}")
+        if corpus_validation:
+            from fabricate.reconstruct.neural.shards import CORPUS, corpus_objects, validation_files
+
+            folder = [CORPUS / "meshes" / name for name in sorted(validation_files(corpus_objects()))]
+            if not folder:
+                raise InputError(f"no training corpus at {CORPUS}")
+        elif not Path(folder).is_dir() or not mesh_files(folder):
+            raise InputError(f"no .obj or .ply meshes in {folder}")
         say = lambda what: click.echo(f"  {what}", err=True)  # noqa: E731
         if colour:
             from fabricate.evaluate.colour import colour_table, evaluate_colour

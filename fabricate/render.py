@@ -1,7 +1,8 @@
 """The one CPU renderer: ray casting with embree through trimesh.
 
 It serves the previews of made models (job results, hub uploads), the evaluation's photos and
-the training data: orthographic cameras (the classical model assumes one), Lambert shading under
+the training data: orthographic cameras (the classical model assumes one) or, for training data
+that looks like phone photos, perspective ones; Lambert shading (and an optional highlight) under
 one light, a plain background; it returns photo, mask, depth and normals.
 """
 from __future__ import annotations
@@ -14,10 +15,14 @@ from PIL import Image
 
 @dataclass
 class Camera:
-    """An orthographic camera.
+    """An orthographic camera, or a perspective one when ``focal_mm`` is set.
 
-    Pixel (row i, column j) looks along ``forward`` from
+    Orthographic: pixel (row i, column j) looks along ``forward`` from
     ``centre + (j - W/2 + 0.5) * pixel_size * right - (i - H/2 + 0.5) * pixel_size * up``.
+    Perspective: every pixel's ray starts at ``eye`` and passes through that same point, so
+    the centre plane (through ``centre``, facing ``forward``) keeps ``pixel_size``.
+    ``to_photo_frame`` is always the orthographic frame of the centre plane: the object's true
+    shape, which is what a reconstruction is scored and trained against.
     """
 
     right: np.ndarray
@@ -27,6 +32,13 @@ class Camera:
     pixel_size: float
     width: int
     height: int
+    focal_mm: float | None = None   # 35 mm-equivalent focal length (36 mm frame width); None: orthographic
+
+    @property
+    def eye(self) -> np.ndarray:
+        """Where a perspective camera's rays start (a frame-wide field of view of 2 atan(18 / f))."""
+        distance = self.width * self.pixel_size * self.focal_mm / 36.0
+        return self.centre - distance * self.forward
 
     def to_photo_frame(self, points: np.ndarray) -> np.ndarray:
         """World points -> (column, row, depth) in pixels, the frame of ``Reconstruction.photo_from_voxel``."""
@@ -37,8 +49,12 @@ class Camera:
 
 
 def orbit_camera(vertices: np.ndarray, azimuth_deg: float, elevation_deg: float, size: int = 384,
-                 fill: float = 0.8, up_axis: int = 1) -> Camera:
-    """A camera circling the object's bounding sphere, the object filling ``fill`` of the frame."""
+                 fill: float = 0.8, up_axis: int = 1, focal_mm: float | None = None) -> Camera:
+    """A camera circling the object's bounding sphere, the object filling ``fill`` of the frame.
+
+    ``focal_mm`` (35 mm equivalent) makes it a perspective camera; at 35 mm and the default fill
+    the bounding sphere still fits the frame.
+    """
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
     centre = (lo + hi) / 2
     radius = float(np.linalg.norm(vertices - centre, axis=1).max()) or 1.0  # a single point still gets a frame
@@ -51,7 +67,7 @@ def orbit_camera(vertices: np.ndarray, azimuth_deg: float, elevation_deg: float,
     right = np.cross(forward, world_up)
     right /= np.linalg.norm(right)
     up = np.cross(right, forward)
-    return Camera(right, up, forward, centre, 2 * radius / (size * fill), size, size)
+    return Camera(right, up, forward, centre, 2 * radius / (size * fill), size, size, focal_mm)
 
 
 @dataclass
@@ -89,14 +105,22 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     offsets = ((jj - w / 2 + 0.5)[..., None] * camera.right - (ii - h / 2 + 0.5)[..., None] * camera.up) \
         * camera.pixel_size
     back_off = camera.pixel_size * max(h, w) * 2
-    origins = (camera.centre + offsets - camera.forward * back_off).reshape(-1, 3)
-    directions = np.broadcast_to(camera.forward, origins.shape)
+    if camera.focal_mm is None:
+        origins = (camera.centre + offsets - camera.forward * back_off).reshape(-1, 3)
+        directions = np.broadcast_to(camera.forward, origins.shape)
+    else:
+        through = (camera.centre + offsets).reshape(-1, 3)
+        origins = np.broadcast_to(camera.eye, through.shape)
+        directions = through - camera.eye
+        directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+        back_off = float((camera.centre - camera.eye) @ camera.forward)
     tri, ray, locations = mesh.ray.intersects_id(origins, directions, multiple_hits=False, return_locations=True)
     depth = np.full(h * w, np.inf)
     depth[ray] = (locations - origins[ray]) @ camera.forward - back_off
     normals = np.zeros((h * w, 3))
     n = mesh.face_normals[tri]
-    n = np.where((n @ camera.forward)[:, None] > 0, -n, n)  # open meshes: light the side we see
+    view = directions[ray] if camera.focal_mm is not None else camera.forward
+    n = np.where((n * view).sum(-1, keepdims=True) > 0, -n, n)  # open meshes: light the side we see
     normals[ray] = n
     light = np.asarray(light, np.float64) / np.linalg.norm(light)
     shade = ambient + (1 - ambient) * np.clip(n @ light, 0, 1)
@@ -104,10 +128,10 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     rgb[:] = background
     rgb[ray] = face_albedo[tri, :3] * shade[:, None]
     if specular > 0:  # light reflected off the surface: white, and only where the light reaches
-        halfway = light - camera.forward
-        halfway /= np.linalg.norm(halfway)
+        halfway = light - view
+        halfway = halfway / np.linalg.norm(halfway, axis=-1, keepdims=True)
         lit = (n @ light) > 0
-        rgb[ray] += 255.0 * specular * np.where(lit, np.clip(n @ halfway, 0, 1) ** shininess, 0.0)[:, None]
+        rgb[ray] += 255.0 * specular * np.where(lit, np.clip((n * halfway).sum(-1), 0, 1) ** shininess, 0.0)[:, None]
     mask = np.zeros(h * w, bool)
     mask[ray] = True
     return Render(np.clip(rgb, 0, 255).astype(np.uint8).reshape(h, w, 3), mask.reshape(h, w),

@@ -40,3 +40,15 @@ def test_eval_command_prints_the_table(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "| classical |" in result.stdout and "F-score@2%" in result.stdout
     assert (tmp_path / "scores.json").exists()
+
+
+def test_meshes_to_score_come_from_a_folder_of_obj_and_ply_or_a_list(tmp_path):
+    from fabricate.evaluate.run import mesh_files
+
+    ball = trimesh.creation.icosphere(2)
+    ball.export(tmp_path / "b.ply")
+    ball.export(tmp_path / "a.obj")
+    (tmp_path / "notes.txt").write_text("not a mesh")
+    assert [p.name for p in mesh_files(tmp_path)] == ["a.obj", "b.ply"]
+    cases = render_cases([tmp_path / "b.ply"], views=2, size=64)
+    assert [c.name for c in cases] == ["b#0", "b#1"]

@@ -73,16 +73,18 @@ def test_forward_backward_on_cpu_with_sparse_convolutions():
 @pytest.mark.slow  # trains
 def test_tiny_training_run_reduces_the_loss_and_exports_loadable_weights(tmp_path):
     from fabricate.reconstruct.neural import NeuralReconstructor, load_model
-    from fabricate.reconstruct.neural.data import build_dataset
     from fabricate.reconstruct.neural.model import ReconstructionNet
-    from fabricate.reconstruct.neural.train import TrainConfig, evaluate_loss, load_samples, train
+    from fabricate.reconstruct.neural.train import TrainConfig, evaluate_loss, load_training_data, train
 
-    build_dataset(tmp_path / "data", procedural=6, views_per_mesh=0, seed=3)
-    config = TrainConfig(data_dir=str(tmp_path / "data"), out_dir=str(tmp_path / "run"), layer_steps=40,
-                         layer_batch=2, refine_steps=6, refine_batch=2, learning_rate=1e-3, warmup_steps=5,
-                         checkpoint_every=20, validate_every=20)
+    # A plan without the corpus or the training meshes: six procedural shapes in two shards.
+    plan = {"procedural_shapes": 6, "organic_shapes": 0, "views_per_train_mesh": 0, "views_per_corpus_object": 0,
+            "shard_size": 3, "seed": 3}
+    config = TrainConfig(data_dir=str(tmp_path / "data"), out_dir=str(tmp_path / "run"), data=plan, data_workers=1,
+                         layer_steps=40, layer_batch=2, refine_steps=6, refine_batch=2, learning_rate=1e-3,
+                         warmup_steps=5, checkpoint_every=20, validate_every=20)
     weights = tmp_path / "w.safetensors"
-    samples = load_samples(tmp_path / "data")
+    samples, _, _, _ = load_training_data(config)  # builds the shards the first time
+    assert len(list((tmp_path / "data").glob("procedural-train-*.npz"))) == 2
     everything = np.arange(len(samples))
     untrained = ReconstructionNet()  # = the classical guess
     before = {stage: evaluate_loss(untrained, samples, everything, 2, stage) for stage in ("layers", "refine")}

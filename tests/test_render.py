@@ -121,3 +121,23 @@ def test_preview_straight_at_the_front_without_colours_is_grey():
     assert len(seen) > 100
     # One flat face, lit from over the shoulder: a single grey no brighter than the albedo.
     assert (seen == seen[0]).all() and seen[0][0] == seen[0][1] == seen[0][2] <= 200
+
+
+def test_a_perspective_camera_shows_the_near_face_larger_than_the_far_one():
+    # Looking straight at the cube's +X face (azimuth 0), a 35 mm lens: the front face (depth -1)
+    # appears larger than the centre plane's scale, the silhouette is that face's square.
+    vertices, faces, normals = cube()
+    orthographic = orbit_camera(vertices, 0.0, 0.0, size=200, fill=0.8, up_axis=1)
+    perspective = orbit_camera(vertices, 0.0, 0.0, size=200, fill=0.8, up_axis=1, focal_mm=35.0)
+    albedo = np.full((len(faces), 3), 200, np.uint8)
+    flat = render_mesh(vertices, faces, orthographic, albedo, light=-orthographic.forward)
+    near = render_mesh(vertices, faces, perspective, albedo, light=-perspective.forward)
+    distance = float(np.linalg.norm(perspective.centre - perspective.eye))
+    assert distance == pytest.approx(200 * perspective.pixel_size * 35 / 36)
+    side_px = 2.0 / perspective.pixel_size * distance / (distance - 1.0)  # the front face, magnified
+    assert near.mask.sum() == pytest.approx(side_px ** 2, rel=0.03)
+    assert near.mask.sum() > 1.5 * flat.mask.sum()
+    # Depth stays measured along the view from the centre plane: the front face is at -1.
+    assert np.median(near.depth[near.mask]) == pytest.approx(-1.0, abs=0.01)
+    # The true shape is still read in the orthographic frame of the centre plane.
+    assert np.allclose(perspective.to_photo_frame(vertices), orthographic.to_photo_frame(vertices))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -23,7 +22,7 @@ from scipy import ndimage
 
 from fabricate.color.lab import srgb_to_lab
 from fabricate.errors import FabricateError
-from fabricate.evaluate.run import HELDOUT, load_mesh, score_every
+from fabricate.evaluate.run import HELDOUT, load_mesh, mesh_files, score_every
 from fabricate.render import Camera, orbit_camera, random_albedo, render_mesh
 
 #: Light: ambient share, the light's angle off the camera axis (degrees), highlight strength and sharpness.
@@ -60,7 +59,7 @@ def strong_light(camera: Camera, rng: np.random.Generator) -> dict:
 def render_colour_cases(mesh_dir=HELDOUT, views: int = 1, size: int = 384, seed: int = 0) -> list:
     """Seeded strongly lit views of every mesh (azimuth anywhere, elevation -5 to 30 degrees)."""
     cases = []
-    for path in sorted(Path(mesh_dir).glob("*.obj")):
+    for path in mesh_files(mesh_dir):
         vertices, faces = load_mesh(path)
         rng = np.random.default_rng([seed, sum(map(ord, path.stem)), 16])
         albedo = random_albedo(vertices, faces, rng)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
 from fabricate.errors import FabricateError
-from fabricate.evaluate.run import HELDOUT, EvalCase, load_mesh, printable, score_surface
+from fabricate.evaluate.run import HELDOUT, EvalCase, load_mesh, mesh_files, printable, score_surface
 from fabricate.reconstruct import Reconstructor, get_reconstructor
 from fabricate.render import orbit_camera, random_albedo, render_mesh
 
@@ -61,7 +60,7 @@ class VisualHull(Reconstructor):
 def render_view_sets(mesh_dir=HELDOUT, size: int = 384, seed: int = 0, count: int = len(VIEW_ORDER)) -> list:
     """Seeded photos of every mesh from the first ``count`` azimuths of :data:`VIEW_ORDER`."""
     sets = []
-    for path in sorted(Path(mesh_dir).glob("*.obj")):
+    for path in mesh_files(mesh_dir):
         vertices, faces = load_mesh(path)
         rng = np.random.default_rng([seed, sum(map(ord, path.stem)), 8])
         albedo = random_albedo(vertices, faces, rng)

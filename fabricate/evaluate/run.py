@@ -45,10 +45,20 @@ def load_mesh(path) -> tuple:
     return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
 
 
+def mesh_files(meshes=HELDOUT) -> list:
+    """The meshes to score: a folder's .obj and .ply files, or a given list of paths."""
+    if isinstance(meshes, (str, Path)):
+        return sorted(p for p in Path(meshes).iterdir() if p.suffix.lower() in (".obj", ".ply"))
+    return [Path(p) for p in meshes]
+
+
 def render_cases(mesh_dir=HELDOUT, views: int = 2, size: int = 384, seed: int = 0) -> list:
-    """Seeded random views (azimuth anywhere, elevation -5 to 30 degrees) and lights of every mesh."""
+    """Seeded random views (azimuth anywhere, elevation -5 to 30 degrees) and lights of every mesh.
+
+    ``mesh_dir`` is a folder or a list of mesh files (see :func:`mesh_files`).
+    """
     cases = []
-    for path in sorted(Path(mesh_dir).glob("*.obj")):
+    for path in mesh_files(mesh_dir):
         vertices, faces = load_mesh(path)
         rng = np.random.default_rng([seed, sum(map(ord, path.stem))])
         albedo = random_albedo(vertices, faces, rng)

@@ -8,13 +8,13 @@ the classical model at resolution 64, in the photo's frame.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from fabricate.atomic import atomic_open
 
 LAYER_GRID = 128   # the 2D grid of depth layers (the classical model's grid at resolution 128)
 GRID = 64          # the sparse 3D grid (every second layer-grid column, depth centred)
@@ -121,28 +121,46 @@ def organic_shape(rng):
     return np.asarray(vertices, np.float64) @ rotation.T, np.asarray(faces, np.int64)
 
 
+#: A grid point this far (voxels) from every surface sample takes the inside/outside label of
+#: its nearest even-indexed neighbour (at most sqrt(3) away, so no surface lies between them).
+LABEL_FROM_NEIGHBOUR = 2.5
+
+
 def signed_distance_grid(vertices, faces, shape, truncation: float = TRUNCATION, seed: int = 0) -> np.ndarray:
     """Truncated signed distance on the integer grid ``shape``; inside by winding number.
 
-    Exact distances (to dense surface samples) only within the truncation band, found
-    from where the inside/outside labels change; elsewhere +-truncation.
+    Distances are to dense surface samples, exact within the truncation band and
+    +-truncation beyond. The winding number (robust on the many corpus meshes that are not
+    closed) is the costly part, so it is computed exactly only near the surface and on every
+    second grid point; the points in between, far from the surface, copy a neighbour.
     """
     import igl
     from scipy import ndimage
 
     from fabricate.sampling import sample_surface
 
-    grid = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), -1).reshape(-1, 3).astype(np.float64)
-    inside = (np.abs(igl.fast_winding_number(np.ascontiguousarray(vertices), np.ascontiguousarray(faces), grid))
-              >= 0.5).reshape(shape)
+    shape = tuple(shape)
+    index = np.stack(np.meshgrid(*(np.arange(n) for n in shape), indexing="ij"), -1).reshape(-1, 3)
+    grid = index.astype(np.float64)
+    samples, _ = sample_surface(vertices, faces, 40000, seed)
+    distance, _ = cKDTree(samples).query(grid, distance_upper_bound=max(truncation, LABEL_FROM_NEIGHBOUR) + 1e-6,
+                                         workers=-1)
+    winding = lambda points: np.abs(igl.fast_winding_number(np.ascontiguousarray(vertices, np.float64),
+                                                            np.ascontiguousarray(faces), points)) >= 0.5
+    even = tuple(slice(0, n, 2) for n in shape)
+    coarse = winding(grid.reshape(*shape, 3)[even].reshape(-1, 3)).reshape([len(range(0, n, 2)) for n in shape])
+    nearest = np.minimum(np.round(index / 2).astype(int), np.array(coarse.shape) - 1)
+    inside = coarse[nearest[:, 0], nearest[:, 1], nearest[:, 2]]
+    near = distance <= LABEL_FROM_NEIGHBOUR
+    if near.any():
+        inside[near] = winding(grid[near])
+    inside = inside.reshape(shape)
     boundary = inside ^ ndimage.binary_erosion(inside, border_value=0)
     boundary |= ndimage.binary_dilation(inside) & ~inside
     band = ndimage.binary_dilation(boundary, iterations=int(np.ceil(truncation)) + 1)
     result = np.where(inside, -truncation, truncation).astype(np.float64)
-    if band.any():
-        samples, _ = sample_surface(vertices, faces, 40000, seed)
-        distance, _ = cKDTree(samples).query(grid[band.ravel()], workers=-1)
-        result[band] = np.where(inside[band], -1, 1) * np.minimum(distance, truncation)
+    distance = distance.reshape(shape)
+    result[band] = np.where(inside[band], -1, 1) * np.minimum(distance[band], truncation)
     return result
 
 
@@ -211,21 +229,60 @@ def true_layers(vertices, faces, camera, photo_from_voxel, shape):
     return out[0], out[1]
 
 
-def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None) -> dict:
+@dataclass(frozen=True)
+class ViewRanges:
+    """How the rendered training views vary: every range in one place.
+
+    The first round's data used the defaults; the corpus uses :data:`CORPUS_VIEWS`.
+    """
+
+    elevation_deg: tuple = (-10.0, 35.0)
+    perspective_share: float = 0.0       # of views taken with a perspective camera
+    focal_mm: tuple = (35.0, 200.0)      # 35 mm-equivalent, drawn log-uniformly
+    ambient: tuple = (0.35, 0.35)
+    specular_share: float = 0.0          # of views with a white highlight
+    specular: tuple = (0.2, 0.7)
+    own_colour_share: float = 0.0        # of views of a coloured mesh painted in its own colours
+
+
+CORPUS_VIEWS = ViewRanges(elevation_deg=(0.0, 40.0), perspective_share=0.25, ambient=(0.1, 0.45),
+                          specular_share=0.4, own_colour_share=0.7)
+
+
+def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None, face_colours=None,
+                ranges: ViewRanges = ViewRanges()) -> dict:
     """Render one seeded view; the model's inputs and the true depth layers and SDF on its grids.
 
     The truth is centred along the view like the evaluation centres it (middle of its
-    depth extent on the middle plane), since one photo cannot tell absolute depth.
+    depth extent on the middle plane), since one photo cannot tell absolute depth. A
+    perspective view is scored against the object's true (orthographic) shape: the model
+    learns to undo the foreshortening a phone's lens adds.
+
+    Parameters
+    ----------
+    face_colours : (m, 3) uint8, optional
+        The mesh's own colours; used for ``ranges.own_colour_share`` of views, random paint otherwise.
     """
     from fabricate.render import orbit_camera, random_albedo, render_mesh
     from fabricate.image import extract_foreground, load_photo
     from fabricate.reconstruct.classical import ClassicalReconstructor
 
     up_axis = int(rng.integers(0, 3)) if up_axis is None else up_axis
-    camera = orbit_camera(vertices, rng.uniform(0, 360), rng.uniform(-10, 35), size, up_axis=up_axis)
+    azimuth, elevation = rng.uniform(0, 360), rng.uniform(*ranges.elevation_deg)
+    focal = None
+    if ranges.perspective_share and rng.random() < ranges.perspective_share:
+        focal = float(np.exp(rng.uniform(*np.log(ranges.focal_mm))))
+    camera = orbit_camera(vertices, azimuth, elevation, size, up_axis=up_axis, focal_mm=focal)
     albedo = random_albedo(vertices, faces, rng, up_axis=up_axis)
+    if face_colours is not None and ranges.own_colour_share and rng.random() < ranges.own_colour_share:
+        albedo = np.asarray(face_colours, np.uint8)[:, :3]
     light = -camera.forward + camera.up * rng.uniform(0.2, 1.0) + camera.right * rng.uniform(-0.8, 0.8)
-    render = render_mesh(vertices, faces, camera, albedo, light)
+    ambient, specular = ranges.ambient[0], 0.0
+    if ranges.ambient[1] > ranges.ambient[0]:
+        ambient = rng.uniform(*ranges.ambient)
+    if ranges.specular_share and rng.random() < ranges.specular_share:
+        specular = rng.uniform(*ranges.specular)
+    render = render_mesh(vertices, faces, camera, albedo, light, ambient=ambient, specular=specular)
     buffer = io.BytesIO()
     Image.fromarray(render.rgba()).save(buffer, format="PNG")
     foreground = extract_foreground(load_photo(buffer.getvalue(), "render.png"))
@@ -249,46 +306,3 @@ def make_sample(vertices, faces, rng, size: int = 256, up_axis: int = None) -> d
     half = lambda a: np.asarray(a, np.float16)
     return {"image": image, "guess": half(guess), "truth": half(truth), "hit": hit,
             "target": half(np.clip(target, -TRUNCATION, TRUNCATION))}
-
-
-def build_dataset(out_dir, procedural: int = 600, views_per_mesh: int = 12, seed: int = 0, report=None,
-                  reverse: bool = False, organic: int = 0) -> int:
-    """Write samples as .npz files (seeded by index); returns how many there are.
-
-    Existing samples are kept, so an interrupted build resumes, and a second process
-    with ``reverse=True`` can work from the other end of the list at the same time.
-    """
-    import trimesh
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    jobs = [("proc", i) for i in range(procedural)]
-    meshes = [path for folder in TRAIN_FOLDERS for path in sorted((SHARED_MESHES / folder).glob("*.obj"))]
-    jobs += [(str(path), v) for path in meshes for v in range(views_per_mesh)]
-    jobs += [("organic", i) for i in range(organic)]
-    written = 0
-    numbered = list(enumerate(jobs))
-    for index, (source, number) in (reversed(numbered) if reverse else numbered):
-        target = out / f"{index:05d}.npz"
-        if target.exists():
-            written += 1
-            continue
-        rng = np.random.default_rng([seed, index])
-        try:
-            if source in ("proc", "organic"):
-                vertices, faces = (procedural_shape if source == "proc" else organic_shape)(rng)
-                up_axis = None
-            else:
-                mesh = trimesh.load(source, force="mesh", process=False)
-                vertices, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
-                # Most real models are stored upright (y up); the rest lie on another axis.
-                up_axis = 1 if rng.random() < 0.6 else int(rng.choice([0, 2]))
-            sample = make_sample(vertices, faces, rng, up_axis=up_axis)
-        except Exception:  # a degenerate random shape: skip it, deterministically
-            continue
-        with atomic_open(target) as handle:
-            np.savez_compressed(handle, **sample)
-        written += 1
-        if report:
-            report(index + 1, len(jobs))
-    return written

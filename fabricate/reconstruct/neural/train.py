@@ -2,9 +2,11 @@
 
     fabricate train --config train.toml        (or: python -m fabricate.reconstruct.neural.train)
 
-Reads samples written by data.build_dataset (building them first if the folder is
-empty), keeps 5 % aside for validation, saves a checkpoint every ``checkpoint_every``
-steps (training resumes from it), and exports the weights as safetensors.
+Builds whatever shards of the data plan are missing (``shards.build_shards``: procedural
+and organic solids, the training meshes, the 1,706-mesh corpus), validates on the corpus
+split held back by object, follows a curriculum from procedural to real shapes, saves a
+checkpoint every ``checkpoint_every`` steps (training resumes from it), runs on CUDA when
+present and the CPU otherwise, and exports the weights as safetensors.
 """
 from __future__ import annotations
 
@@ -28,11 +30,10 @@ WEIGHTS = Path(__file__).resolve().parent / "weights" / "sparse_sdf_net.safetens
 class TrainConfig:
     """Two stages, one run: the depth-layer network first, then (with it frozen) the 3D stages."""
 
-    data_dir: str = "build/neural-data"
+    data_dir: str = "build/neural-shards"
     out_dir: str = "build/neural-train"
-    procedural_shapes: int = 900
-    views_per_mesh: int = 60
-    organic_shapes: int = 800
+    data: dict = field(default_factory=dict)   # DataPlan fields (shards.DataPlan holds the defaults)
+    data_workers: int = 2
     layer_steps: int = 6000
     layer_batch: int = 8
     refine_steps: int = 400
@@ -44,6 +45,10 @@ class TrainConfig:
     validate_every: int = 100
     seed: int = 0
     threads: int = 2
+    # Curriculum: the share of real shapes (training meshes, corpus) in a layer-stage batch
+    # grows from the first value to the second over the first ``curriculum_end`` of the stage.
+    real_share: tuple = (0.2, 0.8)
+    curriculum_end: float = 0.5
     model: dict = field(default_factory=dict)
 
     @property
@@ -60,22 +65,16 @@ class TrainConfig:
         return cls(**values)
 
 
-KEYS = ("image", "guess", "truth", "hit", "target")
-
-
-def load_samples(folder) -> list:
+def with_outlines(samples: list) -> list:
+    """Add the silhouette's signed distance per 3D-grid column (an input of the 3D stages)."""
     from fabricate.reconstruct.neural.data import outline_on_grid
 
-    samples = []
-    for path in sorted(Path(folder).glob("[0-9]*.npz")):
-        with np.load(path) as data:
-            sample = {k: data[k] for k in KEYS}
+    for sample in samples:
         sample["outline"] = outline_on_grid(sample["image"][..., 3])
-        samples.append(sample)
     return samples
 
 
-def batch_of(samples, indices, flip=None):
+def batch_of(samples, indices, flip=None, device="cpu"):
     """Tensors for the chosen samples; ``flip`` (bool per sample) mirrors the 2D maps left-right."""
     def stack(key, dtype):
         arrays = []
@@ -84,10 +83,24 @@ def batch_of(samples, indices, flip=None):
             if flip is not None and flip[n]:  # x is the first map axis (after the layer axis)
                 a = a[:, ::-1] if key in ("guess", "truth") else a[::-1]
             arrays.append(np.ascontiguousarray(a))
-        return torch.from_numpy(np.stack(arrays).astype(dtype))
+        return torch.from_numpy(np.stack(arrays).astype(dtype)).to(device)
     return {"image": stack("image", np.uint8), "guess": stack("guess", np.float32),
             "truth": stack("truth", np.float32), "hit": stack("hit", bool),
             "outline": stack("outline", np.float32), "target": stack("target", np.float32)}
+
+
+def real_share(step: int, steps: int, config: "TrainConfig") -> float:
+    """The curriculum: the share of real shapes in a batch at this step of a stage."""
+    first, last = config.real_share
+    return first + (last - first) * min(1.0, step / max(1.0, config.curriculum_end * steps))
+
+
+def choose_batch(rng, synthetic: np.ndarray, real: np.ndarray, size: int, share: float) -> np.ndarray:
+    """``size`` distinct samples, each real with probability ``share`` (while both pools last)."""
+    count = int(rng.binomial(size, share)) if len(real) and len(synthetic) else (size if len(real) else 0)
+    count = min(count, len(real))
+    return np.concatenate([rng.choice(real, count, replace=False),
+                           rng.choice(synthetic, size - count, replace=False)])
 
 
 def learning_rate(step: int, steps: int, config: TrainConfig) -> float:
@@ -106,12 +119,13 @@ def stage_loss(model, batch, stage: str):
     return sdf_loss(coarse, fine, sites, batch["target"])
 
 
-def evaluate_loss(model, samples, indices, batch_size, stage: str) -> float:
+def evaluate_loss(model, samples, indices, batch_size, stage: str, device="cpu") -> float:
     model.eval()
     losses = []
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
-            losses.append(stage_loss(model, batch_of(samples, indices[start:start + batch_size]), stage).item())
+            batch = batch_of(samples, indices[start:start + batch_size], device=device)
+            losses.append(stage_loss(model, batch, stage).item())
     model.train()
     return float(np.mean(losses)) if losses else float("nan")
 
@@ -163,39 +177,71 @@ def export_weights(model, config: TrainConfig, path=WEIGHTS, extra: dict = None)
     metadata = {"model_config": json.dumps(asdict(model.config)), "train_config": json.dumps(asdict(config))}
     metadata.update({k: str(v) for k, v in (extra or {}).items()})
     with atomic_path(path) as temporary:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, temporary, metadata=metadata)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, temporary, metadata=metadata)
+
+
+def load_training_data(config: TrainConfig, progress: bool = False) -> tuple:
+    """Build the missing shards of the plan, then load them: (samples, train, real, validation).
+
+    ``train`` and ``validation`` index ``samples``; ``real`` marks the real shapes among them.
+    Validation is the corpus split held back by object; a plan without the corpus (tests)
+    holds back every twentieth synthetic sample instead.
+    """
+    from fabricate.reconstruct.neural.shards import DataPlan, build_shards, load_shards
+
+    plan = DataPlan(**config.data)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc="data", unit="shard")
+
+    def report(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    build_shards(config.data_dir, plan, config.data_workers, report if bar is not None else None)
+    if bar is not None:
+        bar.close()
+    samples, groups, names = load_shards(config.data_dir)
+    with_outlines(samples)
+    split = np.array([n.split("-")[1] for n in names])
+    real = np.isin(groups, ("meshes", "corpus"))
+    validation = np.flatnonzero(split == "validation")
+    train = np.flatnonzero(split == "train")
+    if not len(validation):
+        validation, train = train[::20], np.setdiff1d(train, train[::20])
+    return samples, train, real, validation
 
 
 def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> dict:
     from tqdm import tqdm
 
-    from fabricate.reconstruct.neural.data import build_dataset
+    from fabricate.devices import choose_device
 
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
+    device = torch.device(choose_device(torch.cuda.is_available()))
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if not any(Path(config.data_dir).glob("[0-9]*.npz")):
-        build_dataset(config.data_dir, config.procedural_shapes, config.views_per_mesh, config.seed,
-                      organic=config.organic_shapes)
-    samples = load_samples(config.data_dir)
-    order = np.random.default_rng(config.seed).permutation(len(samples))
-    held = max(1, len(samples) // 20)
-    valid_idx, train_idx = order[:held], order[held:]
+    samples, train_idx, real, valid_idx = load_training_data(config, progress)
+    held = len(valid_idx)
+    pools = {"real": train_idx[real[train_idx]], "synthetic": train_idx[~real[train_idx]]}
     net_config = NetConfig.from_dict(config.model)
-    model = ReconstructionNet(net_config)
+    model = ReconstructionNet(net_config).to(device)
     optimisers = {stage: torch.optim.AdamW(getattr(model, stage).parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay) for stage in ("layers", "refine")}
     checkpoint = out / "checkpoint.pt"
     step, history = 0, []
     if checkpoint.exists():  # resume where the last run stopped
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         for stage, optimiser in optimisers.items():
             optimiser.load_state_dict(state["optimisers"][stage])
         step, history = state["step"], state["history"]
-    untrained = ReconstructionNet(net_config)  # zero corrections: exactly the classical guess
-    baseline = {stage: evaluate_loss(untrained, samples, valid_idx, config.refine_batch, stage)
+    untrained = ReconstructionNet(net_config).to(device)  # zero corrections: exactly the classical guess
+    baseline = {stage: evaluate_loss(untrained, samples, valid_idx, config.refine_batch, stage, device)
                 for stage in ("layers", "refine")}
     rng = np.random.default_rng([config.seed, step])
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", unit="step")
@@ -208,9 +254,10 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(stage_step, stage_steps, config)
         size = config.layer_batch if stage == "layers" else config.refine_batch
-        chosen = rng.choice(train_idx, size, replace=False)
+        share = real_share(stage_step, stage_steps, config)
+        chosen = choose_batch(rng, pools["synthetic"], pools["real"], size, share)
         flip = rng.random(size) < 0.5 if stage == "layers" else None
-        loss = stage_loss(model, batch_of(samples, chosen, flip), stage)
+        loss = stage_loss(model, batch_of(samples, chosen, flip, device), stage)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(getattr(model, stage).parameters(), 1.0)
@@ -218,7 +265,7 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
         step += 1
         record = {"step": step, "stage": stage, "train": float(loss.item())}
         if step % config.validate_every == 0 or step in (config.layer_steps, config.steps):
-            record["valid"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage)
+            record["valid"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage, device)
         history.append(record)
         bar.update(1)
         bar.set_postfix(stage=stage, loss=f"{record['train']:.3f}", valid=f"{record.get('valid', float('nan')):.3f}")
@@ -231,7 +278,8 @@ def train(config: TrainConfig, progress: bool = True, weights_path=WEIGHTS) -> d
     summary = {"steps": step, "samples": len(samples), "validation_samples": int(held),
                "seconds": time.perf_counter() - start}
     for stage in ("layers", "refine"):
-        summary[f"validation_{stage}_loss"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage)
+        summary[f"validation_{stage}_loss"] = evaluate_loss(model, samples, valid_idx, config.refine_batch, stage,
+                                                            device)
         summary[f"validation_{stage}_loss_classical"] = baseline[stage]
     export_weights(model, config, weights_path, summary)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
