@@ -271,3 +271,29 @@ def test_cli_redo_after_undo_is_exact_and_a_new_edit_drops_it(made_model, tmp_pa
     branched = tmp_path / "branched.3mf"
     assert run_cli("edit", back, "mirror it", "-o", branched).returncode == 0
     assert run_cli("edit", branched, "--redo", "1", "-o", refused).returncode == 2
+
+
+def test_a_boolean_edit_keeps_each_surviving_triangle_colour_by_its_id():
+    """manifold3d's face ids carry the colours of the triangles an edit keeps, split ones too (a
+    nearest-centre search can hand a split piece its neighbour's); new walls take a neighbour's."""
+    import trimesh
+
+    from fabricate.edit.operations import _mesh_of, _solid
+
+    ball = trimesh.creation.icosphere(3)
+    ball.apply_scale(20)
+    colours = np.random.default_rng(0).integers(0, 255, (len(ball.faces), 3)).astype(np.uint8)
+    model = ColouredMesh(np.asarray(ball.vertices), np.asarray(ball.faces), None, colours, {})
+    solid = _solid(model)
+    cut = solid - manifold3d.Manifold.cube((30, 30, 30)).translate((5, -15, -15))  # cap at x = 5
+    result = _mesh_of(cut, model, solid)
+    centres = result.vertices[result.faces].mean(axis=1)
+    on_ball = centres[:, 0] < 5 - 1e-3
+    # Every piece of the ball's surface has the colour of the ball's triangle it lies in.
+    import igl
+
+    _, source, _ = igl.point_mesh_squared_distance(centres[on_ball], model.vertices, model.faces)
+    assert on_ball.sum() > 0.5 * len(result.faces)
+    assert np.array_equal(result.face_colours[on_ball], colours[source])
+    # The cap's triangles take colours of the ball's triangles along the cut.
+    assert set(map(tuple, result.face_colours[~on_ball])) <= set(map(tuple, colours))

@@ -173,24 +173,55 @@ def capabilities() -> str:
 # --- shared geometry ----------------------------------------------------------------------
 
 def _solid(mesh: ColouredMesh):
-    solid = as_manifold(mesh.vertices, mesh.faces)
+    """The model as a manifold3d solid whose triangles it tracks through every boolean (its own
+    id, and each triangle's index as its face id: see :func:`_mesh_of`)."""
+    solid = as_manifold(mesh.vertices, mesh.faces, track_faces=True)
     if solid.status().name != "NoError":
         raise MeshError(f"the model is not a valid solid for editing ({solid.status().name}); "
                         "run `fabricate check --repair` first")
     return solid
 
 
-def _mesh_of(solid, coloured_like: ColouredMesh) -> ColouredMesh:
+#: A new wall's triangle (a hole's, a cut's) takes the colour of a model triangle at most this
+#: share farther than the nearest: deep inside the model the exact search was the slow part of an
+#: edit (0.36 s per 3,000 triangles of a hole's wall; 0.12 s at 0.5, 99.4 % the same colours).
+NEW_WALL_SEARCH_EPS = 0.5
+
+
+def _mesh_of(solid, coloured_like: ColouredMesh, model=None) -> ColouredMesh:
     """A manifold3d result as a mesh, each triangle coloured as the nearest triangle of the model
     before the change (kept triangles keep their colour exactly; cut walls and caps take their
-    neighbours')."""
+    neighbours').
+
+    ``model`` is the solid :func:`_solid` made of the model before the change: its triangles
+    that survive, split ones too, are then recognised by manifold3d's ids and keep their exact
+    colour without a search (``coloured_like``'s first triangles must be the model's), and only
+    the triangles the edit added look for a near one.
+    """
     if solid.is_empty():
         raise BadOption("the edit would leave nothing of the model")
     out = solid.to_mesh()
     vertices = np.array(out.vert_properties, np.float64)[:, :3]
     faces = np.array(out.tri_verts, np.int64)
     mesh = ColouredMesh(vertices, faces, metadata=dict(coloured_like.metadata))
-    return nearest_face_colours(coloured_like, mesh)
+    if model is None or coloured_like.face_colours is None or not len(faces):
+        return nearest_face_colours(coloured_like, mesh)
+    kept = np.zeros(len(faces), bool)
+    starts = np.asarray(out.run_index, np.int64) // 3  # run_index counts triangle corners
+    model_id = int(np.asarray(model.to_mesh().run_original_id)[0])  # manifold3d's id of the model
+    for run, original in enumerate(np.asarray(out.run_original_id)):
+        if original == model_id:
+            kept[starts[run]:starts[run + 1]] = True
+    colours = np.empty((len(faces), coloured_like.face_colours.shape[1]), coloured_like.face_colours.dtype)
+    colours[kept] = coloured_like.face_colours[np.asarray(out.face_id, np.int64)[kept]]
+    if not kept.all():
+        from scipy.spatial import cKDTree
+
+        centres = coloured_like.vertices[coloured_like.faces].mean(axis=1)
+        _, nearest = cKDTree(centres).query(vertices[faces[~kept]].mean(axis=1), eps=NEW_WALL_SEARCH_EPS,
+                                            workers=-1)
+        colours[~kept] = coloured_like.face_colours[nearest]
+    return mesh.copy(face_colours=colours)
 
 
 def _linear(mesh: ColouredMesh, matrix: np.ndarray) -> ColouredMesh:
@@ -305,7 +336,8 @@ def plinth(mesh: ColouredMesh, shape: str = "disc", height_mm: float = 3.0, marg
             np.vstack([mesh.faces, own_faces]), None,
             np.vstack([mesh.face_colours, np.tile(fill.astype(mesh.face_colours.dtype), (len(own_faces), 1))]),
             dict(mesh.metadata))
-    joined = _mesh_of(_solid(mesh) + base, coloured_like)
+    model = _solid(mesh)
+    joined = _mesh_of(model + base, coloured_like, model)
     # Those all below the model's old bottom take the plinth's colour whatever lay nearest.
     below = joined.vertices[joined.faces].mean(axis=1)[:, 2] < float(lo[2]) - 1e-6
     if joined.face_colours is not None:
@@ -387,7 +419,7 @@ def hole(mesh: ColouredMesh, diameter_mm: float, dimension: str = "depth", posit
     for place in places:
         drilled = solid - _cylinder(float(mesh.extents[axis]) + 20.0, diameter_mm, axis, place)
         if drilled.genus() > solid.genus():
-            return _mesh_of(drilled, mesh)
+            return _mesh_of(drilled, mesh, solid)
     raise BadOption(f"a {diameter_mm:g} mm hole along the {dimension} at the {position} would not go through "
                     "the model; try another place or size")
 

@@ -168,4 +168,4 @@ def place_text(mesh: ColouredMesh, text: str, side: str, mode: str, size_mm: flo
     if letters.status().name != "NoError":
         raise BadOption(f"the text could not be laid on the {side} ({letters.status().name})")
     result = solid + letters if mode == "emboss" else solid - letters
-    return _mesh_of(result, mesh)
+    return _mesh_of(result, mesh, solid)

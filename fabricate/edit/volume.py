@@ -189,7 +189,7 @@ def hollow(mesh: ColouredMesh, wall_mm: float, drain_mm: float, drains: int) -> 
     if pieces != 1:
         raise BadOption(f"the drain hole{'s' if drains > 1 else ''} would not open the cavity ({pieces} separate "
                         "surfaces); try a larger drain hole")
-    return _mesh_of(drilled, mesh)
+    return _mesh_of(drilled, mesh, solid)
 
 
 def thicken(mesh: ColouredMesh, min_wall_mm: float) -> ColouredMesh:
@@ -221,4 +221,5 @@ def thicken(mesh: ColouredMesh, min_wall_mm: float) -> ColouredMesh:
     # A ridge point lies within half a step of the true middle: the ball reaches that much further.
     distance = ndimage.distance_transform_edt(~ridge, sampling=step)
     grown = _level_surface(radius + step / 2 - distance, origin + step * first, step)
-    return _mesh_of(_solid(mesh) + grown, mesh)
+    model = _solid(mesh)
+    return _mesh_of(model + grown, mesh, model)
