@@ -214,22 +214,20 @@ def build_shards(out_dir, plan: DataPlan = DataPlan(), workers: int = 1, report=
     missing = [s for s in shards if not (Path(out_dir) / f"{s.name}.npz").exists()]
     done, samples = len(shards) - len(missing), 0
     jobs = [(s, plan, out_dir) for s in missing]
+    pool = None
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
 
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results = pool.imap_unordered(_build_one, jobs)
-            for name, count in results:
-                samples += count
-                done += 1
-                if report:
-                    report(done, len(shards))
-    else:
-        for job in jobs:
-            samples += _build_one(job)[1]
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        for _, count in (pool.imap_unordered(_build_one, jobs) if pool else map(_build_one, jobs)):
+            samples += count
             done += 1
             if report:
                 report(done, len(shards))
+    finally:
+        if pool:
+            pool.terminate()
     return {"built": len(missing), "kept": len(shards) - len(missing), "samples_built": samples}
 
 
