@@ -22,7 +22,7 @@ from fabricate.color.palette import FilamentAssignment, assign_filaments
 from fabricate.errors import BadOption, MeshError
 from fabricate.export.formats import output_file, output_files, write_model_output
 from fabricate.atomic import atomic_path, write_bytes_atomic
-from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, validate_mesh
+from fabricate.mesh import ColouredMesh, ValidationReport, distinct_colours, repair_mesh, validate_mesh
 from fabricate.mesh.surface import reconstruct_surface
 from fabricate.export.slicer_parts import SlicerParts, parse_slicers
 from fabricate.options import MakeOptions
@@ -84,7 +84,7 @@ class MakeResult:
             "fit": self.fit.to_dict(),
             "validation": self.validation.to_dict(),
             "repairs": self.repairs,
-            "colours": int(len(np.unique(self.mesh.face_colours, axis=0))) if self.mesh.face_colours is not None else 0,
+            "colours": int(len(distinct_colours(self.mesh.face_colours)[0])) if self.mesh.face_colours is not None else 0,
             "filaments": self.filaments.summary() if self.filaments is not None else [],
             "print_settings": self.settings.to_dict() if self.settings is not None else None,
             "analysis": self.analysis.to_dict() if self.analysis is not None else None,

@@ -21,7 +21,7 @@ from fabricate.edit.operations import Operation, area_ordered_colours
 from fabricate.edit.parse import parse_instructions
 from fabricate.errors import InputError, NotPrintable
 from fabricate.export.slicer_parts import SlicerParts, parse_slicers
-from fabricate.mesh import ColouredMesh, ValidationReport, repair_mesh, validate_mesh
+from fabricate.mesh import ColouredMesh, ValidationReport, distinct_colours, repair_mesh, validate_mesh
 from fabricate.options import MakeOptions
 from fabricate.printing import fit_to_build_volume, inside_build_volume
 from fabricate.printing.settings import Filament
@@ -173,7 +173,7 @@ def _finish(model: EditableModel, operations: list, place: bool) -> EditResult:
     """Validation, repair, placement, filaments and settings: the checks ``make`` runs on its mesh."""
     job = model.history.job
     mesh = model.mesh
-    colours = np.unique(mesh.face_colours, axis=0) if mesh.face_colours is not None else np.zeros((0, 3), np.uint8)
+    colours = distinct_colours(mesh.face_colours)[0] if mesh.face_colours is not None else np.zeros((0, 3), np.uint8)
     options = MakeOptions.from_flat({name: job[name] for name in JOB_OPTIONS if name in job})
     printer = options.validate(1).printer
     # The model's own colours are the filaments, while the printer loads them all; beyond

@@ -38,6 +38,8 @@ HISTORY_FORMAT = 1
 MAX_SNAPSHOTS = 10
 #: A history part larger than this is refused (MAX_SNAPSHOTS snapshots of a 5-million-triangle model).
 MAX_HISTORY_BYTES = 1 << 30
+#: zlib level of a stored version (1: fastest; higher levels save under 1 % on a mesh).
+SNAPSHOT_COMPRESS_LEVEL = 1
 
 
 @dataclass
@@ -142,8 +144,14 @@ def snapshot(mesh: ColouredMesh) -> str:
     """The geometry exactly as a 3MF holds it (float32 vertices), compressed, as text."""
     buffer = io.BytesIO()
     colours = mesh.face_colours if mesh.face_colours is not None else np.zeros((0, 3), np.uint8)
-    np.savez_compressed(buffer, vertices=np.asarray(mesh.vertices, np.float32),
-                        faces=np.asarray(mesh.faces, np.uint32), face_colours=np.asarray(colours, np.uint8))
+    arrays = {"vertices": np.asarray(mesh.vertices, np.float32), "faces": np.asarray(mesh.faces, np.uint32),
+              "face_colours": np.asarray(colours, np.uint8)}
+    # np.savez_compressed's archive (np.load reads it), at zlib's fastest level: on 200k
+    # triangles 0.06 s instead of 0.19 s, 0.6 % larger.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=SNAPSHOT_COMPRESS_LEVEL) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w") as part:
+                np.lib.format.write_array(part, array, allow_pickle=False)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -21,9 +21,9 @@ import numpy as np
 
 from fabricate.color.lab import parse_hex_colours, srgb_to_lab
 from fabricate.errors import BadOption, MeshError
-from fabricate.export.plate import nearest_face_colours
+from fabricate.export.plate import nearest_face_colours, nearest_triangle_colours
 from fabricate.manifold import as_manifold
-from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.coloured_mesh import ColouredMesh, distinct_colours
 from fabricate.schema import OptionField, Spec, check_value
 
 #: The axes in a maker's words: width is left-right (x), depth front-back (y), height up (z).
@@ -208,19 +208,16 @@ def _mesh_of(solid, coloured_like: ColouredMesh, model=None) -> ColouredMesh:
         return nearest_face_colours(coloured_like, mesh)
     kept = np.zeros(len(faces), bool)
     starts = np.asarray(out.run_index, np.int64) // 3  # run_index counts triangle corners
-    model_id = int(np.asarray(model.to_mesh().run_original_id)[0])  # manifold3d's id of the model
+    # manifold3d's id of the model (original_id() answers -1 for a solid not made as_original)
+    model_id = int(np.asarray(model.to_mesh().run_original_id)[0])
     for run, original in enumerate(np.asarray(out.run_original_id)):
         if original == model_id:
             kept[starts[run]:starts[run + 1]] = True
     colours = np.empty((len(faces), coloured_like.face_colours.shape[1]), coloured_like.face_colours.dtype)
     colours[kept] = coloured_like.face_colours[np.asarray(out.face_id, np.int64)[kept]]
     if not kept.all():
-        from scipy.spatial import cKDTree
-
-        centres = coloured_like.vertices[coloured_like.faces].mean(axis=1)
-        _, nearest = cKDTree(centres).query(vertices[faces[~kept]].mean(axis=1), eps=NEW_WALL_SEARCH_EPS,
-                                            workers=-1)
-        colours[~kept] = coloured_like.face_colours[nearest]
+        colours[~kept] = nearest_triangle_colours(coloured_like, vertices[faces[~kept]].mean(axis=1),
+                                                  eps=NEW_WALL_SEARCH_EPS)
     return mesh.copy(face_colours=colours)
 
 
@@ -235,8 +232,7 @@ def area_ordered_colours(mesh: ColouredMesh):
     each triangle's index into them, and each colour's area."""
     tri = mesh.vertices[mesh.faces]
     area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1) / 2
-    colours, inverse = np.unique(mesh.face_colours, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    colours, inverse = distinct_colours(mesh.face_colours)
     areas = np.bincount(inverse, area, minlength=len(colours))
     order = np.argsort(-areas, kind="stable")
     rank = np.empty(len(order), np.int64)

@@ -124,7 +124,13 @@ def nearest_face_colours(source: ColouredMesh, target: ColouredMesh) -> Coloured
     has face colours): a repaired part keeps its colours, on the triangles a repair added or rebuilt too."""
     if source.face_colours is None or not len(target.faces) or not len(source.faces):
         return target
+    return target.copy(face_colours=nearest_triangle_colours(source, target.vertices[target.faces].mean(axis=1)))
+
+
+def nearest_triangle_colours(source: ColouredMesh, points: np.ndarray, eps: float = 0.0) -> np.ndarray:
+    """The face colour of ``source``'s triangle whose centre is nearest each point; with ``eps``
+    > 0 one at most (1 + eps) times farther than the nearest (scipy's approximate search)."""
     from scipy.spatial import cKDTree
 
-    _, nearest = cKDTree(source.vertices[source.faces].mean(axis=1)).query(target.vertices[target.faces].mean(axis=1))
-    return target.copy(face_colours=source.face_colours[nearest])
+    _, nearest = cKDTree(source.vertices[source.faces].mean(axis=1)).query(points, eps=eps, workers=-1)
+    return source.face_colours[nearest]
