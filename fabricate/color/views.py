@@ -25,6 +25,7 @@ from fabricate.color.fill import fill_from_known, vertex_adjacency
 from fabricate.color.lab import linear_to_srgb, srgb_to_linear
 from fabricate.color.surface_colour import colour_surface
 from fabricate.mesh.coloured_mesh import ColouredMesh
+from fabricate.mesh.rays import RayScene
 
 #: Weight of a photo is cos(angle between normal and camera) to this power: at 30 degrees off
 #: one camera and 60 off the next, the nearer one counts ~80 times more; at 45 / 45 equally.
@@ -48,11 +49,9 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return normals / np.maximum(length, 1e-12)
 
 
-def visible_from(mesh, points: np.ndarray, normals: np.ndarray, towards_camera: np.ndarray) -> np.ndarray:
+def visible_from(scene: RayScene, points: np.ndarray, normals: np.ndarray, towards_camera: np.ndarray) -> np.ndarray:
     """(n,) bool: a ray from each point (nudged outwards) towards the camera hits nothing."""
-    origins = points + normals * RAY_START_OFFSET
-    directions = np.broadcast_to(towards_camera, origins.shape)
-    return ~mesh.ray.intersects_any(origins, np.ascontiguousarray(directions))
+    return ~scene.any_hit(points + normals * RAY_START_OFFSET, towards_camera)
 
 
 @dataclass
@@ -80,12 +79,12 @@ def single_photo_view(reconstruction) -> SinglePhotoView:
     return SinglePhotoView(direction / np.linalg.norm(direction), reconstruction.vertex_colours)
 
 
-def photo_samples(ray_mesh, vertices: np.ndarray, normals: np.ndarray, view) -> PhotoSamples:
+def photo_samples(scene: RayScene, vertices: np.ndarray, normals: np.ndarray, view) -> PhotoSamples:
     """The vertices ``view`` sees directly enough and unoccluded, with its colours there."""
     towards_camera = -np.asarray(view.direction, np.float64)
     facing = normals @ towards_camera
     candidates = np.flatnonzero(facing > MIN_FACING)
-    seen = candidates[visible_from(ray_mesh, vertices[candidates], normals[candidates], towards_camera)]
+    seen = candidates[visible_from(scene, vertices[candidates], normals[candidates], towards_camera)]
     return PhotoSamples(seen, facing[seen], np.asarray(view.sample(vertices[seen]), np.uint8).reshape(-1, 3))
 
 
@@ -167,11 +166,9 @@ class _Samples:
 
 
 def _sample_views(mesh: ColouredMesh, views: Sequence) -> _Samples:
-    import trimesh
-
     normals = vertex_normals(mesh.vertices, mesh.faces)
-    ray_mesh = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
-    per_photo = [photo_samples(ray_mesh, mesh.vertices, normals, view) for view in views]
+    scene = RayScene(mesh.vertices, mesh.faces)
+    per_photo = [photo_samples(scene, mesh.vertices, normals, view) for view in views]
     return _Samples(normals, vertex_adjacency(mesh.faces, len(mesh.vertices)), per_photo)
 
 
