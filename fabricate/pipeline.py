@@ -147,43 +147,37 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
                                   options.max_triangles, report, photo_names)
     mesh, reconstruction, repairs, seconds = surface.mesh, surface.reconstruction, surface.repairs, surface.seconds
 
-    def timed_validation(on: ColouredMesh):
-        begun = time.perf_counter()
-        return validate_mesh(on), time.perf_counter() - begun
+    start = time.perf_counter()
+    with report.stage("color"):
+        # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
+        views = reconstruction.view_projections or [single_photo_view(reconstruction)]
+        comparison = colour_comparison(mesh, views) if options.delight == "auto" else None
+        mesh = comparison.delit if comparison is not None else colour_from_views(mesh, views)
+    seconds["color"] = time.perf_counter() - start
 
-    def filaments_and_analysis(on: ColouredMesh):
-        # On the final mesh: the flat-base cut and repairs change triangles.
-        return (assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours),
-                analyse_print(on, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
-                              settings.layer_height))
+    start = time.perf_counter()
+    with report.stage("printing") as stage:
+        placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation, options.base_cut,
+                                          settings.support_threshold_deg)
+        stage.report(0.2)
 
-    # The surface is placed first and proved printable on a second thread while this one colours
-    # it, assigns filaments and analyses the print: the proof needs only the geometry, and numpy,
-    # Embree, SuperLU and manifold3d release the GIL (robot at 256: 3.6 s -> 3.1 s on 2 cores).
-    # Colours are sampled on the placed surface taken back into the photo's frame, so the cut
-    # base is coloured like the rest (its cap filled from around it).
-    with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
-        start = time.perf_counter()
-        with report.stage("color") as stage:
-            placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation,
-                                              options.base_cut, settings.support_threshold_deg)
-            placement = time.perf_counter() - start
-            placed.topology, placed.face_geometry  # computed once here, shared by both threads
+        def filaments_and_analysis(on: ColouredMesh):
+            # On the final mesh: the flat-base cut and repairs change triangles.
+            return (assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours),
+                    analyse_print(on, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                  settings.layer_height))
+
+        # The placed mesh is proved printable before anything is attached to its triangles. The
+        # proof runs on a second thread while this one assigns filaments and analyses the print
+        # on the same triangles (both mostly in numpy, Embree and manifold3d, which release the
+        # GIL: robot at 256, 1.55 s -> 1.10 s on 2 cores); a mesh that needs repair gets both again.
+        def timed_validation(on: ColouredMesh):
+            begun = time.perf_counter()
+            return validate_mesh(on), time.perf_counter() - begun
+
+        placed.topology, placed.face_geometry  # computed once here, shared by both threads
+        with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
             proof = pool.submit(timed_validation, placed)
-            stage.report(0.2)
-            start = time.perf_counter()
-            # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
-            views = reconstruction.view_projections or [single_photo_view(reconstruction)]
-            in_photo_frame = ColouredMesh(fit.input_points(placed.vertices), placed.faces)
-            comparison = colour_comparison(in_photo_frame, views) if options.delight == "auto" else None
-            coloured = comparison.delit if comparison is not None else colour_from_views(in_photo_frame, views)
-            seconds["color"] = time.perf_counter() - start
-        start = time.perf_counter()
-        with report.stage("printing") as stage:
-            proved = placed
-            with_colours = lambda: proved.copy(vertex_colours=coloured.vertex_colours,
-                                               face_colours=coloured.face_colours)
-            placed = with_colours()
             try:
                 found = filaments_and_analysis(placed)
             except Exception:
@@ -194,26 +188,25 @@ def make_model(photos: Union[Sequence, str, bytes, os.PathLike], options: MakeOp
             waited = time.perf_counter()
             validation, seconds["validate"] = proof.result()
             waiting = time.perf_counter() - waited
-            placed = with_colours()  # now carrying the report the proof left with its mesh
-            if not validation.ok:
-                placed, actions = repair_mesh(placed)
-                repairs += actions
-                validation, again = timed_validation(placed)
-                seconds["validate"] += again
-                waiting += again
-                found = filaments_and_analysis(placed) if validation.ok else None
-            if not validation.ok:
-                raise MeshError("the model is not printable: " + "; ".join(validation.problems))
-            if not inside_build_volume(placed, printer):
-                raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
-            stage.report(0.8)
-            filaments, analysis = found
-            settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
-            if filaments.count > 1:
-                placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
-    # Each stage's own time (printing: the placement, filaments and analysis, without waiting for
-    # the proof); validation ran beside colour and printing, so the stages add up to more than the whole.
-    seconds["printing"] = placement + time.perf_counter() - start - waiting
+        if not validation.ok:
+            placed, actions = repair_mesh(placed)
+            repairs += actions
+            validation, again = timed_validation(placed)
+            seconds["validate"] += again
+            waiting += again
+            found = filaments_and_analysis(placed) if validation.ok else None
+        if not validation.ok:
+            raise MeshError("the model is not printable: " + "; ".join(validation.problems))
+        if not inside_build_volume(placed, printer):
+            raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
+        stage.report(0.8)
+        filaments, analysis = found
+        settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
+        if filaments.count > 1:
+            placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
+    # Each stage's own time (printing: without waiting for the proof); validation ran beside the
+    # filaments and the analysis, so the stages' times add up to more than the whole.
+    seconds["printing"] = time.perf_counter() - start - waiting
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options,
                       source_names=[p.name for p in surface.photos],
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,

@@ -1,7 +1,7 @@
 """Orient, scale and place a model on a printer's bed."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
@@ -31,16 +31,9 @@ class FitReport:
     size_mm: list
     usable_mm: list
     base_cut_mm: float
-    #: The 4x4 map from the input mesh's coordinates to the bed's (rows), the flat-base cut aside.
-    placed_from_input: list = field(default_factory=lambda: np.eye(4).tolist())
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    def input_points(self, placed: np.ndarray) -> np.ndarray:
-        """Points on the bed back in the input mesh's coordinates (e.g. the photo's voxel frame)."""
-        matrix = np.asarray(self.placed_from_input, np.float64)
-        return (np.asarray(placed, np.float64) - matrix[:3, 3]) @ np.linalg.inv(matrix[:3, :3]).T
 
 
 def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
@@ -51,11 +44,8 @@ def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
     """
     if height <= 0:
         return mesh
-    colours = mesh.vertex_colours
-    # A surface not coloured yet (make colours the placed surface) carries a constant property:
-    # manifold3d then cuts it exactly as it cuts a coloured one (the same triangles).
-    properties = np.full((len(mesh.vertices), 3), 200) if colours is None else colours
-    solid = as_manifold(mesh.vertices, mesh.faces, properties.astype(np.float64) / 255.0)
+    colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
+    solid = as_manifold(mesh.vertices, mesh.faces, colours.astype(np.float64) / 255.0)
     z0 = float(mesh.vertices[:, 2].min())
     cut = solid.trim_by_plane([0.0, 0.0, 1.0], z0 + height)
     if cut.is_empty():
@@ -73,8 +63,6 @@ def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
     used[faces] = True
     renumber = np.cumsum(used) - 1
     props = props[used]
-    if colours is None:  # a surface not coloured yet (make colours the placed surface)
-        return mesh.copy(vertices=props[:, :3], faces=renumber[faces], face_colours=None)
     vertex_colours = np.clip(np.round(props[:, 3:6] * 255), 0, 255).astype(np.uint8)
     return mesh.copy(vertices=props[:, :3], faces=renumber[faces], vertex_colours=vertex_colours,
                      face_colours=None).with_face_colours_from_vertices()
@@ -133,23 +121,19 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
         raise InputError(f"base cut must be between 0 and {MAX_BASE_CUT:g} of the height, got {base_cut}")
     if height_mm is not None and not height_mm > 0:
         raise InputError(f"height must be a positive number of millimetres, got {height_mm}")
-    matrix = np.eye(4)
     if orientation == "stable":
         normals, _ = stable_poses(mesh.vertices, mesh.faces)
-        matrix = _homogeneous(rotation_to_floor(normals[0]))
-        mesh = mesh.transformed(matrix)
+        mesh = mesh.transformed(_homogeneous(rotation_to_floor(normals[0])))
     elif orientation == "least-support":
         from fabricate.printing.analysis import least_support_rotation
 
-        matrix = _homogeneous(least_support_rotation(mesh, support_threshold_deg))
-        mesh = mesh.transformed(matrix)
+        mesh = mesh.transformed(_homogeneous(least_support_rotation(mesh, support_threshold_deg)))
     cut_units = base_cut * float(mesh.extents[2])
     mesh = cut_flat_base(mesh, cut_units)
     # Try the model turned a quarter about z too, and keep the turn that fits larger.
     turned = _max_scale(mesh.transformed(_homogeneous(_rotation(90.0))), printer)
     best = 90.0 if turned > _max_scale(mesh, printer) * 1.001 else 0.0
     mesh = mesh.transformed(_homogeneous(_rotation(best)))
-    matrix = _homogeneous(_rotation(best)) @ matrix
     limit = _max_scale(mesh, printer)
     usable = printer.usable_size_mm
     if height_mm is None:
@@ -177,12 +161,9 @@ def fit_to_build_volume(mesh: ColouredMesh, printer: PrinterProfile, height_mm: 
     shift[:2] = printer.bed_centre_mm - (lo[:2] + hi[:2]) / 2
     shift[2] = -lo[2]
     placed = placed.copy(vertices=placed.vertices + shift)
-    matrix = _homogeneous(np.eye(3) * scale) @ matrix
-    matrix[:3, 3] = shift
     report = FitReport(printer=printer.id, orientation=orientation, scale_mm_per_unit=float(scale),
                        rotation_z_deg=best, size_mm=[round(float(x), 2) for x in placed.extents],
-                       usable_mm=[round(float(x), 2) for x in usable], base_cut_mm=round(cut_units * scale, 2),
-                       placed_from_input=matrix.tolist())
+                       usable_mm=[round(float(x), 2) for x in usable], base_cut_mm=round(cut_units * scale, 2))
     return placed, report
 
 
