@@ -362,6 +362,7 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
     from fabricate.export import read_3mf, write_glb
     from fabricate.render import render_preview
     from fabricate.hub import ADAPTERS, HubError, ManualHubAdapter, ModelPackage, ShareFailed
+    from fabricate.hub.profiles import profile_of
     from fabricate.hub import resume as resume_shares
     from fabricate.hub import share as share_to_hub
     from fabricate.hub.queue import ShareQueue
@@ -404,7 +405,7 @@ def share(model_file, title, description, licence, tags, preview, hub, category,
             url = ManualHubAdapter(hub, out_dir=Path(model_file).parent).upload(package)
             click.echo(f"shared: {url}")
             return
-        if hub == "sketchfab":  # its 3D viewer takes the textured GLB, written beside the 3MF
+        if profile_of(hub).uploads_glb:  # its 3D viewer takes the textured GLB, written beside the 3MF
             package.glb_path = Path(model_file).with_suffix(".glb")
             if not package.glb_path.is_file():
                 write_glb(package.glb_path, mesh or read_3mf(model_file))

@@ -46,6 +46,8 @@ class HubProfile:
     #: Whether tags are slugs ("food-safe") rather than free words ("food safe").
     slug_tags: bool = False
     site_url: str = ""
+    #: Whether the upload is the textured GLB (the hub's 3D viewer) rather than the 3MF.
+    uploads_glb: bool = False
 
     def licence_code(self, spdx: str) -> str:
         """The hub's code for ``spdx``, or an InputError naming the licences the hub does offer."""
@@ -145,7 +147,7 @@ THINGIVERSE = HubProfile(
     description_format="markdown")
 
 SKETCHFAB = HubProfile(
-    name="sketchfab", title="Sketchfab", site_url="https://sketchfab.com", drafts=True,
+    name="sketchfab", title="Sketchfab", site_url="https://sketchfab.com", drafts=True, uploads_glb=True,
     api_url="https://api.sketchfab.com/v3",
     needs="Your Sketchfab API token (from your account's settings on sketchfab.com), " + _token_places("sketchfab")
           + " Sketchfab shows the coloured GLB in its 3D viewer.",

@@ -17,6 +17,7 @@ from typing import Callable
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError
+from fabricate.jobs.assets import ASSET_SOURCE, keep_asset_source
 from fabricate.jobs.store import JobStore, JobStoreBase
 from fabricate.progress import STAGES
 
@@ -43,12 +44,14 @@ def overall_progress(stage: str, fraction: float) -> float:
 
 
 def build_files(photos, options: dict, model_path, progress=None, photo_names=None, also: tuple = (),
-                preview=None):
+                preview=None, asset_source=None):
     """Make one model from ``photos`` with the flat ``options`` and write it (every file atomically).
 
     The one build step every runner shares (the local pool, Celery workers, ``fabricate batch``):
-    ``model_path`` (a .3mf) and its ``.report.json``, the ``also`` formats, and a PNG ``preview``
-    when asked. The report is written last, so a model with its report beside it is complete.
+    ``model_path`` (a .3mf) and its ``.report.json``, the ``also`` formats, a PNG ``preview``
+    and the coloured surface the files made on request are baked from (``asset_source``, see
+    fabricate/jobs/assets.py) when asked. The report is written last, so a model with its
+    report beside it is complete.
     """
     from fabricate.pipeline import MakeOptions, make_model, write_outputs
     from fabricate.render import render_preview
@@ -64,6 +67,8 @@ def build_files(photos, options: dict, model_path, progress=None, photo_names=No
                 image = render_preview(mesh.vertices, mesh.faces, mesh.face_colours, COMPARISON_PREVIEW_PX)
                 with atomic_open(Path(preview).with_name(name)) as stream:
                     image.save(stream, format="PNG")
+    if asset_source is not None:
+        keep_asset_source(result.mesh, asset_source)
     write_outputs(result, model_path, also=also, progress=progress, slice_gcode=result.options.slice)
     return result
 
@@ -91,8 +96,8 @@ def build_job(store: JobStoreBase, job_id: str):
 
     try:
         result = build_files([folder / p["file"] for p in job.photos], job.options, folder / "model.3mf",
-                             progress, photo_names=job.photo_names, also=("stl", "glb"),
-                             preview=folder / "preview.png")
+                             progress, photo_names=job.photo_names, also=("stl",),
+                             preview=folder / "preview.png", asset_source=folder / ASSET_SOURCE)
     except Exception:
         if store.get(job_id) is None:  # deleted while a file was being written: that write made the folder again
             shutil.rmtree(folder, ignore_errors=True)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Header, HTTPException, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from fabricate.jobs import RESULT_FILES
+from fabricate.jobs.assets import result_file
 from fabricate.jobs.store import check_idempotency_key
 from fabricate.options import MakeOptions
 from web.dependencies import DecodeSlots, ExistingJob, Runner, Store, UploadLimit
@@ -116,7 +117,7 @@ def job_file(job: ExistingJob, name: str, store: Store):
     """A result file: model.3mf, model.stl, model.glb, preview.png or report.json."""
     if name not in RESULT_FILES:
         raise HTTPException(404, f"no file {name!r}; files: {', '.join(RESULT_FILES)}")
-    path = store.result_path(job, name)
+    path = result_file(store, job, name)  # the GLB is baked on its first request
     if path is None:
         raise HTTPException(409, f"the job is {job.status}; its files are ready once it has succeeded")
     stem = download_stem(job)

@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from fabricate.hub import (ADAPTERS, MANUAL_HUBS, HubError, ManualHubAdapter, ModelPackage, ShareFailed, ShareQueue,
                            hub_overview, profile_of)
 from fabricate.hub import share as share_to_hub
+from fabricate.jobs.assets import result_file
 from web.dependencies import ExistingJob, Store
 from web.models import HubOut, JobOut, ShareOut, ShareRequest, ShareStatusOut
 from web.routers.jobs import download_stem
@@ -62,12 +63,14 @@ async def share_job(request: Request, job: ExistingJob, body: ShareRequest, stor
     model = store.result_path(job, "model.3mf")
     if model is None:
         raise HTTPException(409, f"the job is {job.status}; share it once it has succeeded")
-    profile_of(body.hub)  # an unknown hub is refused naming the ones there are
+    hub = profile_of(body.hub)  # an unknown hub is refused naming the ones there are
+    # A hub that shows the GLB gets it baked now if no one asked for it yet (seconds: off the event loop).
+    glb = await asyncio.to_thread(result_file, store, job, "model.glb") if hub.uploads_glb else None
     package = ModelPackage(title=body.title or job.options.get("title") or job.photo_name.rsplit(".", 1)[0],
                            model_path=model, preview_path=store.result_path(job, "preview.png"),
                            description=body.description, licence=body.licence, tags=body.tags,
                            printer=job.options.get("printer"), source_photo=job.photo_name,
-                           glb_path=store.result_path(job, "model.glb"))
+                           glb_path=glb)
     share_id = None
     if body.hub in ADAPTERS:  # several requests: a resumable record in the share queue beside the jobs
         config = request.app.state.hub_config if body.hub == "generic" else None
