@@ -100,3 +100,23 @@ def test_sparse_and_dense_volumes_give_the_same_surface(hamburger):
     assert abs(len(faces) - len(dense_faces)) <= 0.002 * len(dense_faces)
     volume = lambda v, f: np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum() / 6
     assert volume(vertices, faces) == pytest.approx(volume(dense_vertices, dense_faces), rel=0.003)
+
+
+def test_the_column_field_gives_the_same_values_by_blocks_and_slabs():
+    """ColumnField reads each column's maps once per block or slab; the values are the per-sample ones."""
+    from fabricate.reconstruct.classical import distance_field
+    from fabricate.reconstruct.sparse_volume import BLOCK
+
+    x, z = np.meshgrid(np.arange(32), np.arange(24), indexing="ij")
+    mask = (x - 16) ** 2 + (z - 12) ** 2 < 80
+    front = np.where(mask, 6.0 + 0.1 * x, 0.0).astype(np.float32)
+    back = np.where(mask, 4.0 + 0.05 * z, 0.0).astype(np.float32)
+    shape, sdf, candidates, _, _ = distance_field(mask, front, back)
+    offsets = np.stack(np.meshgrid(*(np.arange(BLOCK),) * 3, indexing="ij"), axis=-1)
+    blocks = candidates.astype(np.int64)
+    assert np.array_equal(sdf.blocks(blocks), sdf(blocks[:, None, None, None, :] * BLOCK + offsets[None]))
+    ys = np.arange(shape[1])
+    yz = np.stack(np.meshgrid(ys, np.arange(shape[2]), indexing="ij"), -1)
+    for row in (0, 13, shape[0] - 1):
+        positions = np.concatenate([np.full(yz.shape[:2] + (1,), row), yz], axis=-1)
+        assert np.array_equal(sdf.slab(row, ys), sdf(positions))

@@ -290,10 +290,52 @@ def dense_samples(sdf: Callable[[np.ndarray], np.ndarray], shape, y_offset: int 
     """
     nx, ny, nz = shape
     dense = np.empty(shape, np.float32) if out is None else out
+    if isinstance(sdf, ColumnField):  # the same values, each column's maps read once per slab
+        ys = np.arange(ny) + y_offset
+        for x in range(nx):
+            dense[x] = sdf.slab(x, ys)
+        return dense
     yz = np.stack(np.meshgrid(np.arange(ny) + y_offset, np.arange(nz), indexing="ij"), -1)
     for x in range(nx):  # one slab at a time bounds the temporaries
         dense[x] = sdf(np.concatenate([np.full(yz.shape[:2] + (1,), x), yz], axis=-1))
     return dense
+
+
+class ColumnField:
+    """The solid's distance function from five maps per (x, z) column: the silhouette's signed
+    distance, the front and back surfaces' depths and their slopes.
+
+    Called on integer sample positions (..., 3) it gives distances in voxels, negative inside.
+    Every sample of one column reads the same maps, so :meth:`blocks` and :meth:`slab` read
+    them once per column and broadcast along y: the same float32 operations in the same order,
+    so the same values, about five times faster (a gather per sample was most of the work).
+    """
+
+    def __init__(self, columns: np.ndarray, nz: int):
+        self.columns, self.nz = columns, nz
+
+    @staticmethod
+    def _distance(column: np.ndarray, y: np.ndarray) -> np.ndarray:
+        d = np.maximum(column[..., 0], (column[..., 1] - y) * column[..., 2])
+        return np.maximum(d, (y - column[..., 3]) * column[..., 4])
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        x, z = positions[..., 0], positions[..., 2]
+        return self._distance(self.columns[x * self.nz + z], positions[..., 1].astype(np.float32))
+
+    def blocks(self, coords: np.ndarray) -> np.ndarray:
+        """(B, 8, 8, 8) distances [x, y, z] at the samples of the blocks at ``coords`` (B, 3)."""
+        offsets = np.arange(BLOCK)
+        x = coords[:, 0, None] * BLOCK + offsets
+        z = coords[:, 2, None] * BLOCK + offsets
+        y = (coords[:, 1, None] * BLOCK + offsets).astype(np.float32)
+        column = self.columns[x[:, :, None] * self.nz + z[:, None, :]]  # (B, 8x, 8z, 5)
+        return self._distance(column[:, :, None], y[:, None, :, None])
+
+    def slab(self, x: int, ys: np.ndarray) -> np.ndarray:
+        """(len(ys), nz) distances at column row ``x``, depths ``ys``."""
+        column = self.columns[x * self.nz + np.arange(self.nz)]  # (nz, 5)
+        return self._distance(column[None], np.asarray(ys).astype(np.float32)[:, None])
 
 
 def distance_field(mask, front, back):
@@ -329,13 +371,7 @@ def distance_field(mask, front, back):
 
     # The five per-column maps side by side: one gather per sample reads all of them.
     columns = np.stack([outline, y_front, slope_front, y_back, slope_back], axis=-1).reshape(nx * nz, 5)
-
-    def sdf(positions: np.ndarray) -> np.ndarray:
-        x, z = positions[..., 0], positions[..., 2]
-        y = positions[..., 1].astype(np.float32)
-        column = columns[x * nz + z]
-        d = np.maximum(column[..., 0], (column[..., 1] - y) * column[..., 2])
-        return np.maximum(d, (y - column[..., 3]) * column[..., 4])
+    sdf = ColumnField(columns, nz)
 
     # Per block column: which depth ranges can hold the surface.
     bx, bz = nx // BLOCK, nz // BLOCK

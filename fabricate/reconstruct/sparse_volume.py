@@ -80,7 +80,9 @@ class SparseSDF:
         coarse_sign : (nbx, nby, nbz) int8
             Sign of each block (used where a block is not allocated).
         sdf
-            Maps ``(B, 8, 8, 8, 3)`` integer sample positions (x, y, z) to distances.
+            Maps ``(B, 8, 8, 8, 3)`` integer sample positions (x, y, z) to distances; when it has a
+            ``blocks(coords)`` method (``(B, 3)`` block indices to ``(B, 8, 8, 8)`` distances at
+            their samples, the same values), that is used.
         fill
             Value magnitude for unallocated samples.
         batch_blocks
@@ -93,11 +95,12 @@ class SparseSDF:
         values = np.empty((len(coords), BLOCK, BLOCK, BLOCK), np.float32)
         lowest = np.empty(len(coords), np.float32)
         highest = np.empty(len(coords), np.float32)
+        by_blocks = getattr(sdf, "blocks", None)  # a field that evaluates whole blocks at once
         for start in range(0, len(coords), batch_blocks):
             part = coords[start:start + batch_blocks]
-            positions = part[:, None, None, None, :] * BLOCK + offsets[None]
             batch = values[start:start + batch_blocks]
-            batch[...] = sdf(positions)
+            batch[...] = by_blocks(part) if by_blocks is not None else sdf(part[:, None, None, None, :] * BLOCK
+                                                                           + offsets[None])
             lowest[start:start + batch_blocks] = batch.min(axis=(1, 2, 3))
             highest[start:start + batch_blocks] = batch.max(axis=(1, 2, 3))
             if report is not None:
