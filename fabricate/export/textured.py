@@ -48,6 +48,9 @@ COLOUR_NEIGHBOURS = 4
 MAX_LATTICE_STEPS = 8
 #: The light grey a mesh without colours is baked in.
 UNCOLOURED = 200.0
+#: zlib level of the texture PNG: at 2048 texels level 1 encodes in 0.16 s against 0.51 s at
+#: Pillow's default (6), for 28 % more bytes (hamburger: 2.4 MB against 1.9 MB).
+TEXTURE_PNG_LEVEL = 1
 
 
 @dataclass
@@ -268,7 +271,10 @@ def to_trimesh(asset: TexturedMesh):
     from trimesh.visual.material import PBRMaterial
     from trimesh.visual.texture import TextureVisuals
 
-    material = PBRMaterial(name="albedo", baseColorTexture=Image.fromarray(asset.texture),
+    texture = Image.fromarray(asset.texture)
+    # Pillow takes an image's own encoderinfo when trimesh saves it (trimesh passes no PNG options).
+    texture.encoderinfo = {"compress_level": TEXTURE_PNG_LEVEL}
+    material = PBRMaterial(name="albedo", baseColorTexture=texture,
                            metallicFactor=float(asset.metallic), roughnessFactor=float(asset.roughness),
                            doubleSided=False)
     return trimesh.Trimesh(asset.vertices, asset.faces, process=False,
@@ -305,7 +311,7 @@ def write_obj_with_texture(path, mesh: ColouredMesh, texture_size: int = DEFAULT
     asset = bake_textured(mesh, texture_size, asset_triangles)
     obj_path, mtl_path, png_path = obj_files(path)
     image = io.BytesIO()
-    Image.fromarray(asset.texture).save(image, format="PNG")
+    Image.fromarray(asset.texture).save(image, format="PNG", compress_level=TEXTURE_PNG_LEVEL)
     material = (f"# fabricate: the object's colours as a base-colour texture\nnewmtl albedo\nKa 0 0 0\nKd 1 1 1\n"
                 f"Ks 0 0 0\nNs 0\nillum 1\nPr {asset.roughness:g}\nPm {asset.metallic:g}\n"
                 f"map_Kd {os.path.basename(png_path)}\n")
