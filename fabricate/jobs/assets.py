@@ -45,17 +45,20 @@ def result_file(store: JobStoreBase, job: Job, name: str) -> Optional[Path]:
     source = folder / ASSET_SOURCE
     if not source.is_file():
         return None
-    with _lock(job.id, name):  # two requests at once bake once
+    key = (job.id, name)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:  # two requests at once bake once
         path = store.result_path(job, name)
         if path is None:
-            _bake(source, folder / RESULT_FILES[name], job.options)
+            try:
+                _bake(source, folder / RESULT_FILES[name], job.options)
+            except FileNotFoundError:  # the job was deleted meanwhile (its folder with it)
+                return None
             path = store.result_path(job, name)
+    with _locks_guard:  # once the file is there no request needs the lock
+        _locks.pop(key, None)
     return path
-
-
-def _lock(job_id: str, name: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault((job_id, name), threading.Lock())
 
 
 def _bake(source: Path, target: Path, options: dict) -> None:
