@@ -6,7 +6,8 @@ from the 3MF, judged by the full ``validate_mesh`` and by independent checks (ev
 directed edge has exactly one reverse twin, manifold3d accepts it, positive volume).
 
 With ``--baseline DIR`` (a folder holding an earlier ``fabricate`` package, e.g.
-``git archive <commit> fabricate | tar -x -C DIR``) every case also runs on that code in
+``git archive <commit> fabricate printer_profiles | tar -x -C DIR``: the printers live beside the
+package) every case also runs on that code in
 the same run, interleaved, and the table gets the ratio and whether the placed mesh is
 bit for bit the same. The cores may be shared: read absolute seconds with that in mind
 and trust the ratios more.
