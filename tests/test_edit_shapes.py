@@ -231,6 +231,22 @@ def test_prusaslicer_slices_hollowed_smoothed_thickened(made_model, tmp_path):  
     assert (tmp_path / "thick.gcode").stat().st_size > 0
 
 
+def test_text_is_set_with_the_fonts_kerning():
+    """"AV" closes up by the font's pair value: its width is A's advance plus the pair's kerning plus V's ink."""
+    from fabricate.edit.text import _font, kerning, text_outline
+
+    font = _font()
+    cmap, glyf, metrics = font.getBestCmap(), font["glyf"], font["hmtx"]
+    a, v = cmap[ord("A")], cmap[ord("V")]
+    assert kerning()[(a, v)] < 0
+    cap = glyf[cmap[ord("H")]].yMax
+    x0, _, x1, _ = text_outline("AV", 10.0).bounds()
+    glyf[a].recalcBounds(glyf)
+    glyf[v].recalcBounds(glyf)
+    expected = (metrics[a][0] + kerning()[(a, v)] + glyf[v].xMax - glyf[a].xMin) * 10.0 / cap
+    assert abs((x1 - x0) - expected) < 0.01, (x1 - x0, expected)
+
+
 def test_text_and_shape_instructions_parse():
     cases = {
         "hollow it with 2 mm walls": ("hollow", {"wall_mm": 2.0, "drains": 2}),

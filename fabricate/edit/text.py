@@ -2,7 +2,7 @@
 
 The font is DejaVu Sans Bold (fabricate/edit/fonts/DejaVuSans-Bold.ttf, Bitstream Vera licence
 with DejaVu's changes in the public domain; the licence is fabricate/edit/fonts/LICENSE-DejaVu.txt),
-read with fontTools. Each glyph's quadratic outlines are flattened to polygons, joined into one
+read with fontTools, set with the font's own kerning pairs. Each glyph's quadratic outlines are flattened to polygons, joined into one
 manifold3d CrossSection (non-zero winding, as TrueType fills), extruded, bent onto the model's
 surface (every vertex moved to the surface height under it, found by casting rays at the model)
 and unioned (emboss) or subtracted (engrave).
@@ -43,6 +43,20 @@ def _font():
     from fontTools.ttLib import TTFont
 
     return TTFont(str(FONT_PATH), lazy=True)
+
+
+@lru_cache(maxsize=1)
+def kerning() -> dict:
+    """The font's kerning pairs, (left glyph, right glyph) -> font units (its 'kern' table; DejaVu
+    Sans Bold has 1,538 pairs); empty for a font without one."""
+    font = _font()
+    if "kern" not in font:
+        return {}
+    pairs: dict = {}
+    for table in font["kern"].kernTables:
+        if getattr(table, "coverage", 1) & 1:  # horizontal kerning only
+            pairs.update(table.kernTable)
+    return pairs
 
 
 def missing_characters(text: str) -> list:
@@ -98,10 +112,12 @@ def text_outline(text: str, letter_height_mm: float):
         _endPath = _closePath
 
     advance = 0.0
-    for character in text:
-        name = cmap.get(ord(character), cmap[ord(" ")])
+    names = [cmap.get(ord(character), cmap[ord(" ")]) for character in text]
+    pairs = kerning()
+    for index, name in enumerate(names):
         glyphs[name].draw(Flatten(advance))
-        advance += metrics[name][0]
+        # The font's own spacing for this pair ("AV", "To" close up), as a typesetter sets it.
+        advance += metrics[name][0] + (pairs.get((name, names[index + 1]), 0) if index + 1 < len(names) else 0)
     if not contours:
         raise BadOption("the text has no visible characters")
     return manifold3d.CrossSection(contours, manifold3d.FillRule.NonZero)
