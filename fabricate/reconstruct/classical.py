@@ -286,14 +286,16 @@ def dense_samples(sdf: Callable[[np.ndarray], np.ndarray], shape, y_offset: int 
                   out: Optional[np.ndarray] = None) -> np.ndarray:
     """``sdf`` at every sample of a (nx, ny, nz) grid whose y index i is position ``i + y_offset``.
 
-    ``out``: a float32 array of that shape to fill (a view into a padded volume, say).
+    ``out``: a float32 array of that shape to fill (a view into a padded volume, say). A field
+    with a ``slab(x, ys)`` method (:class:`ColumnField`) is asked a slab at a time.
     """
     nx, ny, nz = shape
     dense = np.empty(shape, np.float32) if out is None else out
-    if isinstance(sdf, ColumnField):  # the same values, each column's maps read once per slab
+    slab = getattr(sdf, "slab", None)  # a field that gives a whole slab at once (ColumnField): the same values
+    if slab is not None:
         ys = np.arange(ny) + y_offset
         for x in range(nx):
-            dense[x] = sdf.slab(x, ys)
+            dense[x] = slab(x, ys)
         return dense
     yz = np.stack(np.meshgrid(np.arange(ny) + y_offset, np.arange(nz), indexing="ij"), -1)
     for x in range(nx):  # one slab at a time bounds the temporaries
