@@ -22,6 +22,5 @@ def as_manifold(vertices: np.ndarray, faces: np.ndarray, vertex_properties: Opti
     if vertex_properties is not None:
         positions = np.hstack([positions, np.asarray(vertex_properties, np.float64)])
     face_id = np.arange(len(faces), dtype=np.uint32) if track_faces else None
-    solid = manifold3d.Manifold(manifold3d.Mesh(np.array(positions, np.float32, copy=True),
-                                                np.array(faces, np.uint32, copy=True), face_id=face_id))
-    return solid
+    return manifold3d.Manifold(manifold3d.Mesh(np.array(positions, np.float32, copy=True),
+                                               np.array(faces, np.uint32, copy=True), face_id=face_id))

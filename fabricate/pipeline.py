@@ -85,7 +85,8 @@ class MakeResult:
             "fit": self.fit.to_dict(),
             "validation": self.validation.to_dict(),
             "repairs": self.repairs,
-            "colours": int(len(distinct_colours(self.mesh.face_colours)[0])) if self.mesh.face_colours is not None else 0,
+            "colours": (int(len(distinct_colours(self.mesh.face_colours)[0]))
+                        if self.mesh.face_colours is not None else 0),
             "filaments": self.filaments.summary() if self.filaments is not None else [],
             "print_settings": self.settings.to_dict() if self.settings is not None else None,
             "analysis": self.analysis.to_dict() if self.analysis is not None else None,

@@ -2,10 +2,10 @@
 
 The font is DejaVu Sans Bold (fabricate/edit/fonts/DejaVuSans-Bold.ttf, Bitstream Vera licence
 with DejaVu's changes in the public domain; the licence is fabricate/edit/fonts/LICENSE-DejaVu.txt),
-read with fontTools, set with the font's own kerning pairs. Each glyph's quadratic outlines are flattened to polygons, joined into one
-manifold3d CrossSection (non-zero winding, as TrueType fills), extruded, bent onto the model's
-surface (every vertex moved to the surface height under it, found by casting rays at the model)
-and unioned (emboss) or subtracted (engrave).
+read with fontTools and set with the font's own kerning pairs. Each glyph's quadratic outlines are
+flattened to polygons, joined into one manifold3d CrossSection (non-zero winding, as TrueType fills),
+extruded, bent onto the model's surface (every vertex moved to the surface height under it, found
+by casting rays at the model) and unioned (emboss) or subtracted (engrave).
 """
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def slice_3mf(path, gcode_path=None, timeout: float = 600) -> SliceReport:
     with tempfile.TemporaryDirectory(prefix="fabricate-slice-") as home:
         output = gcode_path or os.path.join(home, "model.gcode")
         start = time.perf_counter()
-        for attempt in range(SLICER_ATTEMPTS):
+        for _ in range(SLICER_ATTEMPTS):
             try:
                 # HOME points at a scratch folder so PrusaSlicer never touches the user's own profiles.
                 done = subprocess.run([executable, "--export-gcode", "--output", os.fspath(output), os.fspath(path)],

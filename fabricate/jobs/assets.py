@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
+from fabricate.atomic import write_bytes_atomic
 from fabricate.errors import InputError
 from fabricate.jobs.store import RESULT_FILES, Job, JobStoreBase
 from fabricate.mesh.archive import mesh_from_npz, mesh_to_npz
@@ -30,8 +31,6 @@ _locks_guard = threading.Lock()
 
 def keep_asset_source(mesh, path) -> None:
     """Keep ``mesh`` (the job's final surface) at ``path`` for the files baked on request."""
-    from fabricate.atomic import write_bytes_atomic
-
     write_bytes_atomic(path, mesh_to_npz(mesh))
 
 

@@ -139,7 +139,7 @@ def distinct_colours(colours: np.ndarray):
     keys = np.zeros(len(colours), np.uint32)
     for channel in range(colours.shape[1]):  # first channel most significant: rows sort as np.unique sorts them
         keys = (keys << np.uint32(8)) | colours[:, channel]
-    distinct, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return colours[first], inverse.ravel()
 
 
