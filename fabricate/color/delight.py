@@ -8,7 +8,10 @@ grouped by colour (one region, one albedo: shading alone cannot then explain a c
 of paint), the lighting is fitted by least squares to every group at once, the groups'
 albedos are re-solved under it, and the points regrouped by their delit colour.
 Highlights (brighter than the fit in every channel alike: light reflected, not
-absorbed) are cut out and filled from the surroundings. No learned weights are used.
+absorbed) are cut out and filled from the surroundings. What the fit leaves (its normals
+are a guess from one photo; it has no cast shadows) is taken out over the surface:
+regions that only the light divides (:func:`shading_regions`) each get the brightness of
+their best-lit part. No learned weights are used.
 
 Everything is per vertex, in linear light (where shading multiplies colours).
 """
@@ -27,6 +30,8 @@ DELIGHT_MODES = ("auto", "off")
 COLOUR_GROUPS = 6
 #: Group centres closer than this (chromaticity x 100, or Lab units) are one paint.
 SAME_PAINT = 6.0
+#: Features closer than this (their units) fall into one bin of the grouping's k-means.
+GROUP_BIN = 1.0
 #: Lighting / albedo alternations.
 ITERATIONS = 6
 #: The brightest shading on the seen surface (this quantile) counts as full light: albedo = photo there.
@@ -39,14 +44,6 @@ HIGHLIGHT_MIN_EXCESS = 0.06
 HIGHLIGHT_RELATIVE_EXCESS = 0.25
 #: Rings of neighbours around a detected highlight also cut out (its soft edge).
 HIGHLIGHT_GROW = 2
-#: How far each sample's brightness moves to its colour group's (0 = not at all, 1 = all the way).
-EVEN_OUT = 1.0
-#: The group's brightness: this quantile of its samples (its best-lit part).
-GROUP_BRIGHTNESS_QUANTILE = 0.9
-#: Grouping weight of one doubling of brightness, against chromaticity x 100.
-BRIGHTNESS_WEIGHT = 1.5
-#: The most any sample is brightened, in linear light (6 is about 2.3 x in sRGB values).
-MAX_GAIN = 6.0
 #: Ridge weight keeping the lighting fit well posed where the seen normals cover little of the sphere.
 RIDGE = 1e-3
 
@@ -90,7 +87,20 @@ def colour_groups(features: np.ndarray, weights: np.ndarray, count: int) -> np.n
     k-means always fills its ``count`` groups; one paint split in two by noise (or by
     how dark its samples are) would let shading pass for a change of paint.
     """
-    centres, labels = weighted_kmeans(features, weights, min(count, len(features)), seed=0)
+    # k-means on the features binned to GROUP_BIN (their weighted means, weights summed): the same groups
+    # for a fraction of the work (tens of thousands of samples fall into a few thousand bins).
+    cells = np.round(features / GROUP_BIN).astype(np.int64)
+    cells -= cells.min(axis=0)
+    key = cells[:, 0]
+    for d in range(1, cells.shape[1]):  # one integer per cell (np.unique on rows sorts far slower)
+        key = key * (int(cells[:, d].max()) + 1) + cells[:, d]
+    _, bin_of, members = np.unique(key, return_inverse=True, return_counts=True)
+    weights = np.asarray(weights, np.float64) + 1e-12
+    bin_weight = np.bincount(bin_of, weights, len(members))
+    points = np.stack([np.bincount(bin_of, weights * features[:, d], len(members)) for d in range(features.shape[1])],
+                      axis=1) / bin_weight[:, None]
+    centres, bin_labels = weighted_kmeans(points, bin_weight, min(count, len(points)), seed=0)
+    labels = bin_labels[bin_of]
     merged = np.arange(len(centres))
     for i in range(len(centres)):
         for j in range(i):
@@ -164,40 +174,110 @@ def delight_samples(normals: np.ndarray, linear: np.ndarray, weights: np.ndarray
     lowest_excess = (colours - predicted).min(axis=1)
     highlight = (lowest_excess > HIGHLIGHT_MIN_EXCESS) & \
         (lowest_excess > HIGHLIGHT_RELATIVE_EXCESS * predicted.mean(axis=1))
-    albedo = _even_out_groups(colours / shading[:, None], highlight, base_weight)
-    # No sample is brightened more than MAX_GAIN all told: a dark paint is not a shadow everywhere.
-    albedo = np.minimum(albedo, colours * MAX_GAIN)
-    return Delit(np.clip(albedo, 0, 1), highlight, shading)
+    return Delit(np.clip(colours / shading[:, None], 0, 1), highlight, shading)
 
 
-def _even_out_groups(albedo: np.ndarray, highlight: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Give each colour group the brightness of its best-lit part, keeping every sample's own hue.
+#: Two neighbouring vertices show one paint under different light when their colours differ by a
+#: common factor: their per-channel log2 ratios agree within this spread ...
+SHADING_EDGE_SPREAD = 0.35
+#: ... and the factor is at most this (log2; shading changes gradually over the surface, paint at a line).
+SHADING_EDGE_STEP = 0.6
+#: A vertex farther than this in chromaticity (x 100) from its region's median leaves the region.
+HUE_TOLERANCE = 2 * SAME_PAINT
+#: Linear light added before the logarithms, so a dark pixel's noise does not pass for a change of hue.
+DARK_FLOOR = 0.01
+#: Regions with fewer than this share of the seen vertices keep their own brightness.
+MIN_REGION_SHARE = 0.002
+#: A region's brightness: this quantile of its vertices' (its best-lit part shows the paint).
+REGION_BRIGHTNESS_QUANTILE = 0.9
+#: A vertex the lighting fit shades darker than this does not set its region's brightness.
+SURE_SHADING = 0.25
+#: The most evening out brightens a vertex, in linear light (a side lit at 75 degrees with
+#: 8 % ambient is 12 x darker than the front).
+MAX_REGION_GAIN = 16.0
 
-    Shading the lighting fit missed (the surface's normals from one photo are a guess; a
-    cast shadow is not in the model) leaves one paint darker in places; its chromaticity,
-    which shading does not change, still groups it. The best-lit part of a group shows
-    the paint itself, so a high quantile of the group's brightness is taken as the
-    group's, and each sample moves :data:`EVEN_OUT` of the way there (in log brightness).
+
+def shading_regions(albedo: np.ndarray, known: np.ndarray, adjacency) -> np.ndarray:
+    """(n,) region of each vertex, -1 where not ``known``: vertices joined by edges across which only the light changes.
+
+    An edge joins its two vertices when their colours differ by a common factor (within
+    :data:`SHADING_EDGE_SPREAD` and :data:`SHADING_EDGE_STEP`) and both fall in one
+    chromaticity group (:func:`colour_groups`): brightness may drift along a chain of such
+    edges, as shading does; hue may not, so no chain leads from one paint into another.
+
+    Parameters
+    ----------
+    albedo : (n, 3) float
+        Linear colours (the lighting fit divided out) of the known vertices.
+    known : (n,) bool
+        Vertices a photo saw.
+    adjacency : (n, n) sparse
+        The mesh's vertex adjacency (:func:`fabricate.color.fill.vertex_adjacency`).
     """
-    if EVEN_OUT <= 0:
-        return albedo
-    clean = ~highlight
-    if clean.sum() < 20:
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(albedo)
+    upper = sparse.triu(adjacency, k=1).tocoo()
+    i, j = upper.row, upper.col
+    keep = known[i] & known[j]
+    i, j = i[keep], j[keep]
+    difference = np.log2(albedo[i] + DARK_FLOOR) - np.log2(albedo[j] + DARK_FLOOR)
+    common = difference.mean(axis=1)
+    spread = np.abs(difference - common[:, None]).max(axis=1)
+    joined = (spread < SHADING_EDGE_SPREAD) & (np.abs(common) < SHADING_EDGE_STEP)
+    graph = sparse.coo_matrix((np.ones(int(joined.sum())), (i[joined], j[joined])), shape=(n, n))
+    labels = np.where(known, connected_components(graph, directed=False)[1], -1)
+    # Hue may not drift along a chain: a vertex far in chromaticity from its region's median leaves it.
+    seen = np.flatnonzero(known)
+    if len(seen):
+        chroma = _group_features(albedo[seen], by_chromaticity=True)
+        order = np.argsort(labels[seen], kind="stable")
+        bounds = np.flatnonzero(np.diff(labels[seen][order])) + 1
+        for members in np.split(order, bounds):
+            if len(members) > 1:
+                median = np.median(chroma[members], axis=0)
+                far = np.linalg.norm(chroma[members] - median, axis=1) > HUE_TOLERANCE
+                labels[seen[members[far]]] = -1
+    return labels
+
+
+def even_out_regions(albedo: np.ndarray, known: np.ndarray, adjacency, shading: np.ndarray) -> np.ndarray:
+    """The shading the lighting fit left, taken out region by region (:func:`shading_regions`).
+
+    The fit's normals are the reconstruction's, a guess from one photo, and its lighting
+    has no cast shadows: one paint is left darker where the light did not reach. Within a
+    region (one paint by construction), every vertex is brought to the region's
+    :data:`REGION_BRIGHTNESS_QUANTILE` brightness, keeping its own hue. Two paints meet at a
+    line (a step in brightness or hue), which no region crosses, so a dark paint next to a
+    light one keeps its darkness.
+
+    Parameters
+    ----------
+    albedo, known, adjacency
+        As for :func:`shading_regions`.
+    shading : (n,) float
+        The lighting fit's shading at each vertex. Where it is below :data:`SURE_SHADING`
+        the delit colour is mostly the fit's extrapolation (a normal the photos hardly
+        constrain), so such vertices are evened but do not set their region's brightness.
+
+    Returns the (n, 3) evened colours, clipped to [0, 1].
+    """
+    albedo = np.array(albedo, np.float64, copy=True)
+    labels = shading_regions(albedo, known, adjacency)
+    seen = np.flatnonzero(labels >= 0)
+    if not len(seen):
         return albedo
     brightness = albedo.mean(axis=1) + 1e-6
-    # Chromaticity cannot tell a dark grey paint from a white one: brightness counts a little too.
-    features = np.column_stack([_group_features(albedo, by_chromaticity=True),
-                                BRIGHTNESS_WEIGHT * np.log2(brightness)])
-    labels = colour_groups(features[clean], weights[clean], COLOUR_GROUPS)
-    all_labels = np.full(len(albedo), -1)
-    all_labels[clean] = labels
-    if highlight.any():  # highlights join the group of the nearest clean chromaticity
-        from scipy.spatial import cKDTree
-
-        _, nearest = cKDTree(features[clean]).query(features[highlight])
-        all_labels[highlight] = labels[nearest]
-    target = np.empty(len(albedo))
-    for group in np.unique(labels):
-        members = clean & (all_labels == group)
-        target[all_labels == group] = np.quantile(brightness[members], GROUP_BRIGHTNESS_QUANTILE)
-    return albedo * np.minimum((target / brightness) ** EVEN_OUT, MAX_GAIN)[:, None]
+    order = seen[np.argsort(labels[seen], kind="stable")]
+    counts = np.bincount(labels[order])
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    sure = np.asarray(shading)[order] >= SURE_SHADING
+    smallest = max(3, int(MIN_REGION_SHARE * len(seen)))
+    for region in np.flatnonzero(counts >= smallest):
+        span = slice(starts[region], starts[region + 1])
+        members = order[span]
+        setting = members[sure[span]] if sure[span].any() else members
+        target = np.quantile(brightness[setting], REGION_BRIGHTNESS_QUANTILE)
+        albedo[members] *= np.minimum(target / brightness[members], MAX_REGION_GAIN)[:, None]
+    return np.clip(albedo, 0, 1)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from fabricate.color.delight import HIGHLIGHT_GROW, delight_samples
+from fabricate.color.delight import HIGHLIGHT_GROW, delight_samples, even_out_regions
 from fabricate.color.fill import fill_from_known, vertex_adjacency
 from fabricate.color.lab import linear_to_srgb, srgb_to_linear
 from fabricate.color.surface_colour import colour_surface
@@ -189,6 +189,10 @@ def _colour(mesh: ColouredMesh, samples: _Samples, quantum: int, delight: bool) 
     else:
         values = colours.astype(np.float64)
     means, known = robust_vertex_means(vertex, values, weights, n)
+    if delight:  # the shading the lighting fit left, over the surface: needs the vertices' neighbours
+        facing = np.concatenate([s.facing for s in per_photo])
+        shading = np.bincount(vertex, delit.shading * facing, n) / np.maximum(np.bincount(vertex, facing, n), 1e-12)
+        means = even_out_regions(means, known, adjacency, shading)
     filled = fill_from_known(vertices, faces, means, known, adjacency)
     result = linear_to_srgb(filled) if delight else np.clip(np.round(filled), 0, 255).astype(np.uint8)
     return colour_surface(mesh, lambda points: result, quantum)
