@@ -210,12 +210,12 @@ def test_the_renderer_adds_a_highlight_only_when_asked():
     assert np.array_equal(shiny.rgb[~shiny.mask], plain.rgb[~plain.mask])
 
 
-def test_delight_option_is_declared_once_and_off_by_default():
+def test_delight_option_is_declared_once_and_on_by_default():
     from fabricate.errors import BadOption
     from fabricate.options import MakeOptions
 
-    assert MakeOptions(printer="bambu-a1").delight == "off"
-    MakeOptions(printer="bambu-a1", delight="auto").validate()
+    assert MakeOptions(printer="bambu-a1").delight == "auto"
+    MakeOptions(printer="bambu-a1", delight="off").validate()
     with pytest.raises(BadOption):
         MakeOptions(printer="bambu-a1", delight="maybe").validate()
 

@@ -32,3 +32,17 @@ def test_damaged_archives_are_refused_naming_what_they_held():
     bad = _tetrahedron().copy(faces=np.array([[0, 1, 9]]), face_colours=None)
     with pytest.raises(InputError, match="do not form a mesh"):
         mesh_from_npz(mesh_to_npz(bad), "the kept surface")
+
+
+def test_extra_arrays_ride_beside_the_mesh_but_only_numbers():
+    from fabricate.mesh.archive import mesh_and_extra_from_npz
+
+    data = mesh_to_npz(_tetrahedron(), extra={"seen_0": np.array([0, 2]), "facing_0": np.array([0.5, 1.0])})
+    mesh, extra = mesh_and_extra_from_npz(data, "the comparison")
+    assert sorted(extra) == ["facing_0", "seen_0"] and extra["seen_0"].tolist() == [0, 2]
+    assert np.array_equal(mesh.faces, _tetrahedron().faces)
+    with pytest.raises(ValueError):
+        mesh_to_npz(_tetrahedron(), extra={"faces": np.zeros(3)})  # no extra may shadow the mesh's own
+    words = mesh_to_npz(_tetrahedron(), extra={"note": np.array(["hello"])})
+    with pytest.raises(InputError, match="not numbers"):
+        mesh_and_extra_from_npz(words, "the comparison")

@@ -259,3 +259,34 @@ def test_the_glb_is_baked_on_its_first_request_as_a_build_would_write_it(tmp_pat
     # A queued or failed job has no GLB to bake.
     queued = store.create([PhotoFile(HAMBURGER.read_bytes(), "png", "burger.png")], options)
     assert result_file(store, store.get(queued.id), "model.glb") is None
+
+
+def test_the_colour_comparison_previews_are_made_on_their_first_request_from_what_the_job_kept(tmp_path):
+    """With delighting (the default) a job keeps the comparison, not its two pictures: the photo's
+    colouring made again from the kept samples is the one the build made."""
+    from PIL import Image
+
+    from fabricate.color.views import ColourComparison
+    from fabricate.errors import InputError
+    from fabricate.jobs.assets import COMPARISON_PREVIEW_PX, COMPARISON_SOURCE, result_file
+    from fabricate.jobs.runner import build_files
+
+    options = {"printer": "bambu-a1", "resolution": 128}
+    store = JobStore(tmp_path / "data")
+    job = store.create([PhotoFile(HAMBURGER.read_bytes(), "png", "burger.png")], options)
+    assert run_job(str(tmp_path / "data"), job.id) == "succeeded", store.get(job.id).error
+    folder, job = store.job_dir(job.id), store.get(job.id)
+    assert (folder / COMPARISON_SOURCE).is_file() and not (folder / "preview-photo.png").exists()
+    for name in ("preview-photo.png", "preview-delit.png"):
+        made = result_file(store, job, name)
+        assert made == folder / name and Image.open(made).size == (COMPARISON_PREVIEW_PX, COMPARISON_PREVIEW_PX)
+    built = build_files([HAMBURGER], options, tmp_path / "x.3mf", preview=tmp_path / "x.png")
+    kept = ColourComparison.from_npz((tmp_path / COMPARISON_SOURCE).read_bytes(), "the comparison")
+    assert np.array_equal(kept.photo.face_colours, built.colour_comparison.photo.face_colours)
+    assert np.array_equal(kept.delit.face_colours, built.colour_comparison.delit.face_colours)
+    with pytest.raises(InputError, match="damaged"):
+        ColourComparison.from_npz((tmp_path / COMPARISON_SOURCE).read_bytes()[:-100], "the comparison")
+    # Without delighting there is nothing to compare.
+    plain = store.create([PhotoFile(HAMBURGER.read_bytes(), "png", "burger.png")], {**options, "delight": "off"})
+    assert run_job(str(tmp_path / "data"), plain.id) == "succeeded"
+    assert result_file(store, store.get(plain.id), "preview-photo.png") is None

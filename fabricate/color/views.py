@@ -24,6 +24,8 @@ from fabricate.color.delight import HIGHLIGHT_GROW, delight_samples, even_out_re
 from fabricate.color.fill import fill_from_known, vertex_adjacency
 from fabricate.color.lab import linear_to_srgb, srgb_to_linear
 from fabricate.color.surface_colour import colour_surface
+from fabricate.errors import InputError
+from fabricate.mesh.archive import mesh_and_extra_from_npz, mesh_to_npz
 from fabricate.mesh.coloured_mesh import ColouredMesh
 from fabricate.mesh.rays import RayScene
 
@@ -141,16 +143,45 @@ class ColourComparison:
     """One surface coloured twice from the same photo samples: as photographed and with the lighting removed.
 
     ``delit`` is made at once (the model carries it); ``photo`` only when asked for (the web page's
-    side-by-side preview), so a job that shows no comparison pays for one colouring.
+    side-by-side preview), so a job that shows no comparison pays for one colouring. A job keeps
+    the comparison (:meth:`to_npz`: the delit surface and what each photo saw) and makes the
+    photo's colouring from it when the page first asks (:meth:`from_npz`).
     """
 
-    def __init__(self, mesh: ColouredMesh, samples: "_Samples", quantum: int):
+    def __init__(self, mesh: ColouredMesh, samples: "_Samples", quantum: int, delit: ColouredMesh | None = None):
         self._mesh, self._samples, self._quantum = mesh, samples, quantum
-        self.delit = _colour(mesh, samples, quantum, True)
+        self.delit = delit if delit is not None else _colour(mesh, samples, quantum, True)
 
     @cached_property
     def photo(self) -> ColouredMesh:
         return _colour(self._mesh, self._samples, self._quantum, False)
+
+    def to_npz(self) -> bytes:
+        """The delit surface and, per photo, the vertices it saw, how directly, and its colours there."""
+        extra = {"quantum": np.array([self._quantum], np.int64)}
+        for index, seen in enumerate(self._samples.per_photo):
+            extra.update({f"seen_{index}": seen.seen.astype(np.int64), f"facing_{index}": seen.facing,
+                          f"colours_{index}": seen.colours})
+        return mesh_to_npz(self.delit, extra=extra)
+
+    @classmethod
+    def from_npz(cls, data: bytes, what: str) -> "ColourComparison":
+        """What :meth:`to_npz` kept; ``what`` names it in the error a damaged archive raises."""
+        delit, extra = mesh_and_extra_from_npz(data, what)
+        n = len(delit.vertices)
+        per_photo = []
+        for index in range(sum(name.startswith("seen_") for name in extra)):
+            seen, facing, colours = (extra.get(f"{name}_{index}") for name in ("seen", "facing", "colours"))
+            if seen is None or facing is None or colours is None or seen.ndim != 1 or seen.dtype.kind not in "iu" \
+                    or facing.shape != seen.shape or colours.shape != (len(seen), 3) or colours.dtype != np.uint8 \
+                    or (len(seen) and (seen.min() < 0 or seen.max() >= n)) or not np.isfinite(facing).all():
+                raise InputError(f"{what} is damaged: photo {index + 1}'s samples do not fit its surface")
+            per_photo.append(PhotoSamples(seen.astype(np.int64), facing.astype(np.float64), colours))
+        quantum = extra.get("quantum")
+        if quantum is None or quantum.shape != (1,) or not 1 <= int(quantum[0]) <= 64 or delit.face_colours is None:
+            raise InputError(f"{what} is damaged: it holds no colouring")
+        samples = _Samples(vertex_normals(delit.vertices, delit.faces), vertex_adjacency(delit.faces, n), per_photo)
+        return cls(delit, samples, int(quantum[0]), delit=delit)
 
 
 def colour_comparison(mesh: ColouredMesh, views: Sequence, quantum: int = 4) -> ColourComparison:

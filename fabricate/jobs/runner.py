@@ -17,7 +17,7 @@ from typing import Callable
 
 from fabricate.atomic import atomic_open
 from fabricate.errors import FabricateError
-from fabricate.jobs.assets import ASSET_SOURCE, keep_asset_source
+from fabricate.jobs.assets import ASSET_SOURCE, COMPARISON_SOURCE, keep_asset_source, keep_colour_comparison
 from fabricate.jobs.store import JobStore, JobStoreBase
 from fabricate.progress import STAGES
 
@@ -28,8 +28,6 @@ PARENT_CHECK_S = 0.5
 #: prctl(2) option: the signal the kernel sends this process when its parent dies.
 PR_SET_PDEATHSIG = 1
 
-#: Size of the two previews comparing the photo's colours with the delit ones (the page shows them small).
-COMPARISON_PREVIEW_PX = 256
 #: Share of the whole job each stage takes (measured at resolution 256; printing includes the final check).
 STAGE_WEIGHTS = {"image": 2, "reconstruct": 6, "mesh": 6, "color": 15, "printing": 60, "export": 11}
 
@@ -61,12 +59,8 @@ def build_files(photos, options: dict, model_path, progress=None, photo_names=No
         image = render_preview(result.mesh.vertices, result.mesh.faces, result.mesh.face_colours, 512)
         with atomic_open(preview) as stream:
             image.save(stream, format="PNG")
-        comparison = result.colour_comparison  # only when the job delit its photos
-        if comparison is not None:  # the photo's colours beside the delit ones, same surface, same camera
-            for mesh, name in ((comparison.photo, "preview-photo.png"), (comparison.delit, "preview-delit.png")):
-                image = render_preview(mesh.vertices, mesh.faces, mesh.face_colours, COMPARISON_PREVIEW_PX)
-                with atomic_open(Path(preview).with_name(name)) as stream:
-                    image.save(stream, format="PNG")
+        if result.colour_comparison is not None:  # with delighting: its two previews are made when first asked for
+            keep_colour_comparison(result.colour_comparison, Path(preview).with_name(COMPARISON_SOURCE))
     if asset_source is not None:
         keep_asset_source(result.mesh, asset_source)
     write_outputs(result, model_path, also=also, progress=progress, slice_gcode=result.options.slice)
