@@ -96,11 +96,12 @@ def test_multiview_extraction_is_pinned():
 def test_placed_model_is_pinned():
     from fabricate.pipeline import MakeOptions, make_model
 
-    result = make_model(ROBOT, MakeOptions(printer="bambu-a1", resolution=128))
-    assert digest(result.mesh.vertices, result.mesh.faces) == PINNED["placed_128"]
-    assert result.validation.to_dict() == PINNED["placed_128_report"]
-    filaments = result.filaments
-    assert digest(filaments.face_filament, filaments.palette, filaments.area_share) == PINNED["placed_128_filaments"]
+    for delight, pinned in (("off", "placed_128_filaments"), ("auto", "placed_128_filaments_delit")):
+        result = make_model(ROBOT, MakeOptions(printer="bambu-a1", resolution=128, delight=delight))
+        assert digest(result.mesh.vertices, result.mesh.faces) == PINNED["placed_128"]
+        assert result.validation.to_dict() == PINNED["placed_128_report"]
+        filaments = result.filaments
+        assert digest(filaments.face_filament, filaments.palette, filaments.area_share) == PINNED[pinned], delight
 
 
 #: Computed before the speed work (see the module docstring).
@@ -157,6 +158,8 @@ PINNED = {
     # pass): the same digest came from the code before (its weighted_kmeans and smooth_labels
     # swapped in), so the filament assignment is bit for bit unchanged.
     'placed_128_filaments': '0b77045222563fd0',
+    # With delighting (the default since issue 16's region evening-out): pinned when it was made.
+    'placed_128_filaments_delit': '8bf025eb78755bf2',
     'placed_128_report': {'vertices': 35865,
                           'faces': 71738,
                           'boundary_edges': 0,

@@ -64,8 +64,11 @@ def merge_small_islands(labels: np.ndarray, pairs: np.ndarray, min_faces: int) -
         move = small & has_neighbour[region]
         small_count = int((sizes < min_faces).sum())
         if previous_small is not None and small_count >= previous_small:
-            # Neighbouring small islands can swap labels forever: merge only the smallest.
-            move &= sizes[region] == sizes[region][small].min()
+            # Neighbouring small islands can swap labels forever (two of one size, each taking the
+            # other's label): merge only one, the smallest movable region (the first of equals).
+            movable = np.flatnonzero((sizes < min_faces) & has_neighbour)
+            if len(movable):
+                move &= region == movable[np.argmin(sizes[movable])]
         previous_small = small_count
         if not move.any():
             break
