@@ -208,11 +208,12 @@ def _colour(mesh: ColouredMesh, samples: _Samples, quantum: int, delight: bool) 
     n = len(vertices)
     normals, adjacency, per_photo = samples.normals, samples.adjacency, samples.per_photo
     vertex = np.concatenate([s.seen for s in per_photo])
-    weights = np.concatenate([s.facing for s in per_photo]) ** FACING_POWER
+    facing = np.concatenate([s.facing for s in per_photo])
+    weights = facing ** FACING_POWER
     colours = np.concatenate([s.colours for s in per_photo])
-    if delight and len(vertex):
-        # One lighting for all photos: handheld photos from around an object share the room's light.
-        delit = delight_samples(normals[vertex], srgb_to_linear(colours), np.concatenate([s.facing for s in per_photo]))
+    # One lighting for all photos: handheld photos from around an object share the room's light.
+    delit = delight_samples(normals[vertex], srgb_to_linear(colours), facing) if delight and len(vertex) else None
+    if delit is not None:
         values = delit.albedo
         highlight = np.concatenate([_grown(delit.highlight[slice_], s.seen, adjacency, n)
                                     for s, slice_ in zip(per_photo, _slices(per_photo))])
@@ -220,8 +221,7 @@ def _colour(mesh: ColouredMesh, samples: _Samples, quantum: int, delight: bool) 
     else:
         values = colours.astype(np.float64)
     means, known = robust_vertex_means(vertex, values, weights, n)
-    if delight:  # the shading the lighting fit left, over the surface: needs the vertices' neighbours
-        facing = np.concatenate([s.facing for s in per_photo])
+    if delit is not None:  # the shading the lighting fit left, over the surface: needs the vertices' neighbours
         shading = np.bincount(vertex, delit.shading * facing, n) / np.maximum(np.bincount(vertex, facing, n), 1e-12)
         means = even_out_regions(means, known, adjacency, shading)
     filled = fill_from_known(vertices, faces, means, known, adjacency)
