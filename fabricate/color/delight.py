@@ -32,6 +32,8 @@ COLOUR_GROUPS = 6
 SAME_PAINT = 6.0
 #: Features closer than this (their units) fall into one bin of the grouping's k-means.
 GROUP_BIN = 1.0
+#: k-means rounds per grouping (the lighting fit alternates with it, so each grouping need not converge).
+GROUP_KMEANS_ITERATIONS = 12
 #: Lighting / albedo alternations.
 ITERATIONS = 6
 #: The brightest shading on the seen surface (this quantile) counts as full light: albedo = photo there.
@@ -87,8 +89,8 @@ def colour_groups(features: np.ndarray, weights: np.ndarray, count: int) -> np.n
     k-means always fills its ``count`` groups; one paint split in two by noise (or by
     how dark its samples are) would let shading pass for a change of paint.
     """
-    # k-means on the features binned to GROUP_BIN (their weighted means, weights summed): the same groups
-    # for a fraction of the work (tens of thousands of samples fall into a few thousand bins).
+    # k-means on the features binned to GROUP_BIN (their weighted means, weights summed): chromaticities
+    # fall into a few thousand bins, delit Lab colours into about as many as there are samples.
     cells = np.round(features / GROUP_BIN).astype(np.int64)
     cells -= cells.min(axis=0)
     key = cells[:, 0]
@@ -99,7 +101,8 @@ def colour_groups(features: np.ndarray, weights: np.ndarray, count: int) -> np.n
     bin_weight = np.bincount(bin_of, weights, len(members))
     points = np.stack([np.bincount(bin_of, weights * features[:, d], len(members)) for d in range(features.shape[1])],
                       axis=1) / bin_weight[:, None]
-    centres, bin_labels = weighted_kmeans(points, bin_weight, min(count, len(points)), seed=0)
+    centres, bin_labels = weighted_kmeans(points, bin_weight, min(count, len(points)), seed=0,
+                                          iterations=GROUP_KMEANS_ITERATIONS)
     labels = bin_labels[bin_of]
     merged = np.arange(len(centres))
     for i in range(len(centres)):
