@@ -204,9 +204,10 @@ def shading_regions(albedo: np.ndarray, known: np.ndarray, adjacency) -> np.ndar
     """(n,) region of each vertex, -1 where not ``known``: vertices joined by edges across which only the light changes.
 
     An edge joins its two vertices when their colours differ by a common factor (within
-    :data:`SHADING_EDGE_SPREAD` and :data:`SHADING_EDGE_STEP`) and both fall in one
-    chromaticity group (:func:`colour_groups`): brightness may drift along a chain of such
-    edges, as shading does; hue may not, so no chain leads from one paint into another.
+    :data:`SHADING_EDGE_SPREAD` and :data:`SHADING_EDGE_STEP`). Brightness may drift along a
+    chain of such edges, as shading does; hue may not: a vertex farther than
+    :data:`HUE_TOLERANCE` in chromaticity from its region's median leaves the region, so no
+    chain of small hue changes carries one paint's brightness into another.
 
     Parameters
     ----------
@@ -284,3 +285,4 @@ def even_out_regions(albedo: np.ndarray, known: np.ndarray, adjacency, shading: 
         target = np.quantile(brightness[setting], REGION_BRIGHTNESS_QUANTILE)
         albedo[members] *= np.minimum(target / brightness[members], MAX_REGION_GAIN)[:, None]
     return np.clip(albedo, 0, 1)
+

@@ -10,7 +10,7 @@ file a build would have written.
 Likewise a job that delit its photos keeps the comparison (:data:`COMPARISON_SOURCE`: the
 delit surface before placement and what each photo saw there), and the page's two previews
 of it (the photo's colours beside the object's own) are made when the page first shows
-them: about 0.8 s a job otherwise spent on a colouring and two pictures.
+them: 0.8-1.1 s at 256 that every job otherwise spent on a colouring and two pictures.
 """
 from __future__ import annotations
 
