@@ -1,4 +1,4 @@
-"""The one CPU renderer: ray casting with embree through trimesh.
+"""The one CPU renderer: ray casting with Embree (fabricate.mesh.rays, one scene per picture).
 
 It serves the previews of made models (job results, hub uploads), the evaluation's photos and
 the training data: orthographic cameras (the classical model assumes one) or, for training data
@@ -97,9 +97,10 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     shininess : float
         Its exponent: higher is a smaller, sharper highlight.
     """
-    import trimesh
+    from fabricate.mesh.coloured_mesh import ColouredMesh
+    from fabricate.mesh.rays import RayScene
 
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     h, w = camera.height, camera.width
     jj, ii = np.meshgrid(np.arange(w), np.arange(h))
     offsets = ((jj - w / 2 + 0.5)[..., None] * camera.right - (ii - h / 2 + 0.5)[..., None] * camera.up) \
@@ -114,11 +115,14 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
         directions = through - camera.eye
         directions = directions / np.linalg.norm(directions, axis=1, keepdims=True)
         back_off = float((camera.centre - camera.eye) @ camera.forward)
-    tri, ray, locations = mesh.ray.intersects_id(origins, directions, multiple_hits=False, return_locations=True)
+    hit, distance = RayScene(vertices, faces).first_hits(origins, directions)
+    ray = np.flatnonzero(hit >= 0)
+    tri = hit[ray]
+    locations = origins[ray] + distance[ray, None] * directions[ray]
     depth = np.full(h * w, np.inf)
     depth[ray] = (locations - origins[ray]) @ camera.forward - back_off
     normals = np.zeros((h * w, 3))
-    n = mesh.face_normals[tri]
+    n = ColouredMesh(vertices, faces).face_geometry[0][tri]
     view = directions[ray] if camera.focal_mm is not None else camera.forward
     n = np.where((n * view).sum(-1, keepdims=True) > 0, -n, n)  # open meshes: light the side we see
     normals[ray] = n
