@@ -1,4 +1,4 @@
-"""The one CPU renderer: ray casting with Embree (fabricate.mesh.rays, one scene per picture).
+"""The one CPU renderer: ray casting with Embree (fabricate.rays, one scene per picture).
 
 It serves the previews of made models (job results, hub uploads), the evaluation's photos and
 the training data: orthographic cameras (the classical model assumes one) or, for training data
@@ -97,8 +97,7 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     shininess : float
         Its exponent: higher is a smaller, sharper highlight.
     """
-    from fabricate.mesh.coloured_mesh import ColouredMesh
-    from fabricate.mesh.rays import RayScene
+    from fabricate.rays import RayScene
 
     vertices, faces = np.asarray(vertices, np.float64), np.asarray(faces, np.int64)
     h, w = camera.height, camera.width
@@ -122,7 +121,9 @@ def render_mesh(vertices: np.ndarray, faces: np.ndarray, camera: Camera, face_al
     depth = np.full(h * w, np.inf)
     depth[ray] = (locations - origins[ray]) @ camera.forward - back_off
     normals = np.zeros((h * w, 3))
-    n = ColouredMesh(vertices, faces).face_geometry[0][tri]
+    corners = vertices[faces[tri]]
+    n = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-30)  # the hit triangles' unit normals
     view = directions[ray] if camera.focal_mm is not None else camera.forward
     n = np.where((n * view).sum(-1, keepdims=True) > 0, -n, n)  # open meshes: light the side we see
     normals[ray] = n

@@ -1,8 +1,8 @@
-"""fabricate/mesh/rays.py on a tiny closed mesh: a 10 mm cube."""
+"""fabricate/rays.py on a tiny closed mesh: a 10 mm cube."""
 import numpy as np
 import trimesh
 
-from fabricate.mesh.rays import RayScene
+from fabricate.rays import RayScene
 
 
 def _cube():

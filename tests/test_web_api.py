@@ -238,8 +238,9 @@ def test_a_job_stored_before_several_photos_still_builds(tmp_path):
 
 @pytest.mark.slow  # builds a model twice
 def test_the_glb_is_baked_on_its_first_request_as_a_build_would_write_it(tmp_path):
-    """A job keeps its coloured surface and bakes the GLB when first asked (the page previews the
-    3MF): the file then equals the one ``make --also glb`` writes from the same photo and options."""
+    """A job keeps its coloured surface and bakes the GLB (and writes the STL) when first asked (the
+    page previews the 3MF): each file then equals the one ``make --also glb,stl`` writes from the same
+    photo and options."""
     from fabricate.jobs.assets import ASSET_SOURCE, result_file
     from fabricate.jobs.runner import build_files
 
@@ -249,11 +250,13 @@ def test_the_glb_is_baked_on_its_first_request_as_a_build_would_write_it(tmp_pat
     assert run_job(str(tmp_path / "data"), job.id) == "succeeded", store.get(job.id).error
     folder, job = store.job_dir(job.id), store.get(job.id)
     assert (folder / ASSET_SOURCE).is_file() and not (folder / "model.glb").exists()
+    assert not (folder / "model.stl").exists()
     baked = result_file(store, job, "model.glb")
     assert baked == folder / "model.glb" and baked.is_file()
     assert result_file(store, job, "model.glb") == baked  # baked once
-    build_files([HAMBURGER], options, tmp_path / "eager.3mf", also=("glb",))
+    build_files([HAMBURGER], options, tmp_path / "eager.3mf", also=("glb", "stl"))
     assert baked.read_bytes() == (tmp_path / "eager.glb").read_bytes()
+    assert result_file(store, job, "model.stl").read_bytes() == (tmp_path / "eager.stl").read_bytes()
     glb = trimesh.load(baked, file_type="glb", force="mesh")
     assert glb.visual.kind == "texture"
     # A queued or failed job has no GLB to bake.

@@ -27,7 +27,7 @@ from fabricate.color.surface_colour import colour_surface
 from fabricate.errors import InputError
 from fabricate.mesh.archive import mesh_and_extra_from_npz, mesh_to_npz
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.rays import RayScene
+from fabricate.rays import RayScene
 
 #: Weight of a photo is cos(angle between normal and camera) to this power: at 30 degrees off
 #: one camera and 60 off the next, the nearer one counts ~80 times more; at 45 / 45 equally.

@@ -90,7 +90,7 @@ def build_job(store: JobStoreBase, job_id: str):
 
     try:
         result = build_files([folder / p["file"] for p in job.photos], job.options, folder / "model.3mf",
-                             progress, photo_names=job.photo_names, also=("stl",),
+                             progress, photo_names=job.photo_names,
                              preview=folder / "preview.png", asset_source=folder / ASSET_SOURCE)
     except Exception:
         if store.get(job_id) is None:  # deleted while a file was being written: that write made the folder again

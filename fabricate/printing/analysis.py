@@ -8,7 +8,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.rays import RayScene
+from fabricate.rays import RayScene
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
 #: Overhang thresholds reported, in degrees above the horizontal.
