@@ -83,14 +83,16 @@ def weighted_kmeans(points: np.ndarray, weights: np.ndarray, k: int, seed: int =
         if d2.sum() <= 0:
             break
         centres.append(points[rng.choice(len(points), p=d2 / d2.sum())])
-    centres = np.array(centres)
+    centres = np.array(centres, np.float64)
+    weights = np.asarray(weights, np.float64)
+    weighted_columns = columns * weights  # each centre's weighted sum is then one bincount per axis
     for _ in range(iterations):
         assign = np.argmin(_squared_distances(columns, centres), axis=1)
-        new = np.array(centres, np.float64, copy=True)
-        for j in range(len(centres)):
-            member = assign == j
-            if weights[member].sum() > 0:
-                new[j] = np.average(points[member], axis=0, weights=weights[member])
+        mass = np.bincount(assign, weights, minlength=len(centres))
+        held = mass > 0  # a centre nothing weighs on stays where it is
+        new = centres.copy()
+        for axis, column in enumerate(weighted_columns):
+            new[held, axis] = np.bincount(assign, column, minlength=len(centres))[held] / mass[held]
         if np.allclose(new, centres, atol=1e-3):
             break
         centres = new
