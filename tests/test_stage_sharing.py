@@ -75,3 +75,43 @@ def test_stable_poses_from_the_vertex_sample_agree_with_all_vertices():
         angle = np.degrees(np.arccos(np.clip(sampled[k] @ full[k], -1, 1)))
         assert angle < 2.0, (k, angle)
         assert abs(p_sampled[k] - p_full[k]) < 0.02
+
+
+class _TwoBalls:
+    """A reconstructor whose field is a ball and a far smaller one beside it (a loose fragment)."""
+
+    def reconstruct_views(self, views, resolution, report=None):
+        from fabricate.reconstruct.base import Reconstruction
+        from fabricate.reconstruct.sparse_volume import BLOCK, SparseSDF
+
+        grid = 48 // BLOCK
+        blocks = np.stack(np.meshgrid(*(np.arange(grid),) * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+
+        def field(points):
+            big = np.linalg.norm(points - 20.0, axis=-1) - 14.0
+            small = np.linalg.norm(points - np.array([40.0, 40.0, 40.0]), axis=-1) - 3.0
+            return np.minimum(big, small).astype(np.float32)
+
+        volume = SparseSDF.from_function((48, 48, 48), blocks, np.ones((grid,) * 3, np.int8), field, 8.0)
+        return Reconstruction(volume, lambda points: np.full((len(points), 3), 200, np.uint8))
+
+
+@pytest.mark.parametrize("beside_from", [0, 10 ** 9], ids=["checked-beside", "checked-first"])
+def test_the_surface_simplified_while_it_is_checked_equals_checking_first(monkeypatch, beside_from):
+    """A large fresh surface is simplified while a second thread checks it; when the checks drop a
+    fragment, the result is made again from the mended surface: the same as checking first."""
+    import fabricate.mesh.surface as surface_stage
+    from fabricate.mesh.simplify import simplify_mesh
+    from fabricate.mesh.surface import drop_debris, reconstruct_surface
+
+    monkeypatch.setattr(surface_stage, "CHECK_BESIDE_SIMPLIFYING", beside_from)
+    model = _TwoBalls()
+    surface = reconstruct_surface([ROOT / "samples" / "robot.png"], model, (0.0,), 48, 1500)
+    assert any("loose fragments" in action for action in surface.repairs)
+    vertices, faces = model.reconstruct_views(None, 48).volume.extract_surface()
+    actions = []
+    expected = simplify_mesh(drop_debris(ColouredMesh(vertices, faces), actions), 1500)
+    assert actions == surface.repairs
+    assert np.array_equal(surface.mesh.vertices, expected.vertices)
+    assert np.array_equal(surface.mesh.faces, expected.faces)
+    assert len(np.unique(surface.mesh.topology.face_components)) == 1
