@@ -182,8 +182,9 @@ def _make_model(photos, options: MakeOptions, progress: Optional[ProgressCallbac
 
         # The placed mesh is proved printable before anything is attached to its triangles. The
         # proof runs on a second thread while this one assigns filaments and analyses the print
-        # on the same triangles (both mostly in numpy, Embree and manifold3d, which release the
-        # GIL: robot at 256, 1.55 s -> 1.10 s on 2 cores); a mesh that needs repair gets both again.
+        # on the same triangles (both mostly in numpy, Embree and SuperLU, which release the GIL;
+        # manifold3d holds it: robot at 256, 1.55 s -> 1.10 s on 2 cores); a mesh that needs repair
+        # gets both again.
         def timed_validation(on: ColouredMesh):
             begun = time.perf_counter()
             return validate_mesh(on), time.perf_counter() - begun
