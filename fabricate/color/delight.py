@@ -285,4 +285,3 @@ def even_out_regions(albedo: np.ndarray, known: np.ndarray, adjacency, shading: 
         target = np.quantile(brightness[setting], REGION_BRIGHTNESS_QUANTILE)
         albedo[members] *= np.minimum(target / brightness[members], MAX_REGION_GAIN)[:, None]
     return np.clip(albedo, 0, 1)
-
