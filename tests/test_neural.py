@@ -121,12 +121,17 @@ def test_the_shipped_weights_load_and_change_the_classical_guess():
     foreground = extract_foreground(load_photo(SAMPLES[0]))
     reconstructor = NeuralReconstructor()
     layers, correction, _ = reconstructor.predict(foreground)
+    assert correction is None  # the shipped model uses its layers alone (REFINE_AT_INFERENCE)
+    refining = NeuralReconstructor(refine=True)
+    refined_layers, correction, _ = refining.predict(foreground)
+    assert np.array_equal(layers, refined_layers)
     image, guess, _ = model_inputs(reconstructor.classical, foreground)
     matte = image[..., 3] >= 128
     # Trained: the layers' thickness and the 3D correction differ from the untrained (classical) start.
     assert np.abs((layers - guess * matte).sum(0)).max() > 1.0 and np.abs(correction).max() > 0.1
-    vertices, faces = reconstructor.reconstruct(foreground, 128).volume.extract_surface()
-    assert len(faces) > 1000 and directed_edges_all_twinned(faces)
+    for model in (reconstructor, refining):
+        vertices, faces = model.reconstruct(foreground, 128).volume.extract_surface()
+        assert len(faces) > 1000 and directed_edges_all_twinned(faces)
 
 
 @pytest.mark.slow  # the whole model, forward and backward

@@ -19,6 +19,14 @@ from fabricate.reconstruct.sparse_volume import BLOCK, SparseSDF
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "sparse_sdf_net.safetensors"
 #: The finest grid the correction is applied on (higher resolutions are capped to it).
 MAX_OUTPUT_RESOLUTION = 256
+#: Whether the 3D stages' SDF correction is added to the predicted depth layers at inference.
+#: Chosen on the corpus validation split (``fabricate eval --corpus-validation``, 94 views at 128)
+#: for the shipped weights: with it F@2 41.8 and Chamfer-L1 0.0395, the layers alone 43.8 and
+#: 0.0376 (every surface score better). Trained on an L1 loss of the SDF, the bounded correction
+#: hedges where the truth is uncertain and so blurs the surface. Retrained to chase the truth only
+#: where it lies within reach (and to stay still elsewhere) it no longer hurt, but learned almost
+#: nothing (F@2 43.8 either way), so it stays off until a model wins with it on that split.
+REFINE_AT_INFERENCE = False
 
 
 def weights_available(path=WEIGHTS) -> bool:
@@ -47,16 +55,18 @@ def load_model(path=WEIGHTS):
 
 
 class NeuralReconstructor(Reconstructor):
-    """Depth layers and a 64^3 SDF correction from the trained network, applied at the output resolution."""
+    """Depth layers from the trained network at the output resolution, plus its 3D stages' 64^3 SDF
+    correction when ``refine`` (off for the shipped weights: see REFINE_AT_INFERENCE)."""
 
     name = "neural"
 
-    def __init__(self, weights=WEIGHTS):
+    def __init__(self, weights=WEIGHTS, refine: bool = REFINE_AT_INFERENCE):
         from fabricate.reconstruct.classical import ClassicalReconstructor
 
         if not weights_available(weights):
             raise InputError("the neural model needs torch and its weights (pip install -e '.[neural]')")
         self.weights = weights
+        self.refine = refine
         # The network was trained on the default classical guess, so it takes no classical options.
         self.classical = ClassicalReconstructor()
         self._model = None
@@ -67,7 +77,8 @@ class NeuralReconstructor(Reconstructor):
         Returns
         -------
         layers : (2, LAYER_GRID, LAYER_GRID) predicted front and back (layer-grid voxels from the middle plane)
-        correction : (GRID, GRID, GRID) the 3D stages' change to the layers' SDF (64-grid voxels)
+        correction : (GRID, GRID, GRID) the 3D stages' change to the layers' SDF (64-grid voxels),
+            or None when this reconstructor does not refine (the 3D stages are then not run)
         photo_from_layer : (4, 4) the layer grid's map to the photo frame (x and z rows)
         """
         import torch
@@ -78,9 +89,13 @@ class NeuralReconstructor(Reconstructor):
             self._model, self._device = load_model(self.weights)
         image, guess, layers = model_inputs(self.classical, foreground)
         to = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None].to(self._device)
+        correction = None
         with torch.no_grad():
-            predicted, composed, _, fine, _ = self._model(to(image), to(guess), to(outline_on_grid(image[..., 3])))
-        return predicted[0].cpu().numpy(), (fine - composed)[0].cpu().numpy(), layers.photo_from_voxel
+            predicted = self._model.layers(to(image), to(guess))
+            if self.refine:
+                composed, _, fine, _ = self._model.refine_layers(predicted, to(image), to(outline_on_grid(image[..., 3])))
+                correction = (fine - composed)[0].cpu().numpy()
+        return predicted[0].cpu().numpy(), correction, layers.photo_from_voxel
 
     def reconstruct(self, foreground: Foreground, resolution: int = 256,
                     report: Optional[Callable[[float], None]] = None) -> Reconstruction:
@@ -112,12 +127,13 @@ class NeuralReconstructor(Reconstructor):
         pad = int(np.ceil(reach)) + 2
         field = dense_samples(sdf, (shape[0], shape[1] + 2 * pad, shape[2]), y_offset=-pad)
         report(0.6)
-        near = np.argwhere(np.abs(field) < reach + 3)
-        at = np.stack([lx[near[:, 0], near[:, 2]] / step,
-                       GRID / 2 + (near[:, 1] - pad - centre) / (ratio * step),
-                       lz[near[:, 0], near[:, 2]] / step])
-        field[tuple(near.T)] += ratio * step * ndimage.map_coordinates(correction, at, order=1, mode="constant",
-                                                                       cval=0.0)
+        if correction is not None:
+            near = np.argwhere(np.abs(field) < reach + 3)
+            at = np.stack([lx[near[:, 0], near[:, 2]] / step,
+                           GRID / 2 + (near[:, 1] - pad - centre) / (ratio * step),
+                           lz[near[:, 0], near[:, 2]] / step])
+            field[tuple(near.T)] += ratio * step * ndimage.map_coordinates(correction, at, order=1, mode="constant",
+                                                                           cval=0.0)
         report(0.8)
         volume = sparse_from_dense(field, band=3.0)
         report(1.0)
