@@ -7,7 +7,7 @@ is its own. Prints a Markdown table.
         [--volume-resolutions 512,1024]
 
 ``--full`` adds resolution 1024 and 512 for every sample. The volume table builds the
-same distance field sparse (the narrow band of 8^3 blocks, extracted chunk by chunk) and
+same distance field sparse (the narrow band of 8^3 blocks, the compiled extraction) and
 dense (float32 on every sample of the object's bounding grid, padded by one sample of
 the outside value in the same allocation, samples within LEVEL_GAP of the level moved off
 it as the sparse extraction does, one marching-cubes call), each in its own

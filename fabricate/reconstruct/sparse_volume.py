@@ -7,18 +7,23 @@ volume: resolution 1024 fits in a few hundred MB.
 """
 from __future__ import annotations
 
+import ctypes
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Optional
 
 import numpy as np
-from skimage.measure import marching_cubes
+
+from .cube_table import edge_table, triangle_table
 
 #: Samples per block edge.
 BLOCK = 8
-#: Blocks per chunk edge for surface extraction (one marching-cubes call each).
-CHUNK_BLOCKS = 4
+#: Threads that extract a surface, each a range of blocks (the compiled loops release the GIL).
+EXTRACTION_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Samples closer than this to the iso-level are nudged away from it, so marching
-#: cubes never puts a vertex on a sample and shared vertices weld exactly.
+#: cubes never puts a vertex on a sample (two vertices never coincide).
 LEVEL_GAP = 0.01
 
 
@@ -130,11 +135,13 @@ class SparseSDF:
         return dense
 
     def extract_surface(self, report: Optional[Callable[[float], None]] = None):
-        """Marching cubes over the allocated blocks, chunk by chunk.
+        """Marching cubes over the allocated blocks, welded by grid edge as it goes.
 
-        Chunks share their boundary samples, so a vertex on a chunk face is produced
-        by both neighbours from the same grid edge; vertices are welded by that edge's
-        identity, giving one closed mesh without any dense volume.
+        The cells processed are those of the allocated blocks and of the blocks just below
+        them on any axis (whose cells reach into an allocated block), and of unallocated blocks
+        below one of the other side; each vertex is made once,
+        by the block owning its grid edge, so the mesh is closed without any dense volume or
+        any welding by position. The triangles come from ``cube_table.triangle_table``.
 
         Returns
         -------
@@ -143,58 +150,85 @@ class SparseSDF:
         faces : (m, 3) int64
             Triangles wound counter-clockwise seen from outside.
         """
+        grid = np.array(self.block_grid, np.int64)
         index = self._block_index()
-        grid = np.array(self.block_grid)
-        chunks = np.unique(self.block_coords // CHUNK_BLOCKS, axis=0)
-        # A chunk also needs the first sample of the next chunk along each axis.
-        span = CHUNK_BLOCKS + 1
-        sign_fill = self.coarse_sign.astype(np.float32) * self.fill
-        keys_all, verts_all, faces_all = [], [], []
-        vertex_count = 0
-        for n, chunk in enumerate(chunks):
-            b0 = chunk * CHUNK_BLOCKS
-            b1 = np.minimum(b0 + span, grid)
-            dims = (b1 - b0) * BLOCK
-            sub_index = index[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
-            sub_fill = sign_fill[b0[0]:b1[0], b0[1]:b1[1], b0[2]:b1[2]]
-            # The chunk's samples in one gather: each block's values, or its side's fill value.
-            blocks = np.where((sub_index >= 0)[..., None, None, None], self.block_values[np.maximum(sub_index, 0)],
-                              sub_fill[..., None, None, None])
-            local = blocks.transpose(0, 3, 1, 4, 2, 5).reshape(tuple(dims))
-            cells = np.minimum(CHUNK_BLOCKS * BLOCK + 1, dims)
-            local = np.ascontiguousarray(local[:cells[0], :cells[1], :cells[2]])
-            if local.min() >= 0 or local.max() <= 0 or min(local.shape) < 2:
-                continue
-            near = np.abs(local) < LEVEL_GAP
-            local[near] = np.where(local[near] < 0, -LEVEL_GAP, LEVEL_GAP)
-            verts, faces, _, _ = marching_cubes(local, 0.0, allow_degenerate=False)
-            verts = verts.astype(np.float64)
-            rounded = np.round(verts)
-            axis = np.argmax(np.abs(verts - rounded), axis=1)
-            base = rounded.astype(np.int64)
-            rows = np.arange(len(verts))
-            base[rows, axis] = np.floor(verts[rows, axis]).astype(np.int64)
-            base += b0 * BLOCK
-            key = ((base[:, 0] * (grid[1] * BLOCK + 1) + base[:, 1]) * (grid[2] * BLOCK + 1) + base[:, 2]) * 3 + axis
-            # Lewiner's method adds vertices inside some ambiguous cells; they lie on no
-            # grid edge, are never shared, and get keys of their own (negative).
-            interior = (np.abs(verts - rounded) > 1e-4).sum(axis=1) > 1
-            key[interior] = -1 - (vertex_count + np.flatnonzero(interior))
-            keys_all.append(key)
-            verts_all.append(verts + b0 * BLOCK)
-            faces_all.append(faces.astype(np.int64) + vertex_count)
-            vertex_count += len(verts)
-            if report is not None and n % 16 == 0:
-                report(n / len(chunks))
-        if not faces_all:
+        marked = np.zeros(tuple(grid), bool)
+        for d in np.ndindex(2, 2, 2):
+            lower = self.block_coords - np.array(d, np.int32)
+            marked[tuple(lower[(lower >= 0).all(axis=1)].T)] = True
+        # Two unallocated neighbours of opposite sides (a field that jumps past its band) meet
+        # in a flat wall of cells, which the lower block's cells close: a boxy patch, not a hole.
+        unallocated = index < 0
+        for d in list(np.ndindex(2, 2, 2))[1:]:
+            lower = tuple(slice(0, g - step) for g, step in zip(grid, d))
+            upper = tuple(slice(step, None) for step in d)
+            marked[lower] |= unallocated[lower] & unallocated[upper] & (self.coarse_sign[lower] != self.coarse_sign[upper])
+        blocks = np.ascontiguousarray(np.argwhere(marked), np.int32)
+        if not len(blocks):
             return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
-        keys = np.concatenate(keys_all)
-        unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        vertices = np.concatenate(verts_all)[first] * self.voxel_size
-        faces = inverse[np.concatenate(faces_all)]
+        row = np.full(tuple(grid), -1, np.int64)
+        row[tuple(blocks.T)] = np.arange(len(blocks))
+        neighbour = np.full((len(blocks), 8), -1, np.int64)
+        for d, (dx, dy, dz) in enumerate((x, y, z) for z in (0, 1) for y in (0, 1) for x in (0, 1)):
+            upper = blocks + np.array((dx, dy, dz), np.int32)
+            inside = (upper < grid).all(axis=1)
+            neighbour[inside, d] = row[tuple(upper[inside].T)]
+        volume = (grid, index.reshape(-1), np.ascontiguousarray(self.block_values, np.float32).reshape(-1),
+                  np.ascontiguousarray(self.coarse_sign, np.int8).reshape(-1), float(self.fill), LEVEL_GAP)
+        table, edges = triangle_table(), edge_table()
+        library = _extractor()
+        vertex_count = np.empty(len(blocks), np.int64)
+        triangle_count = np.empty(len(blocks), np.int64)
+        patterns = np.empty((len(blocks), BLOCK, BLOCK, BLOCK), np.uint8)
+        words = 3 * BLOCK ** 3 // 64  # one bit per edge a block owns
+        crossing = np.empty((len(blocks), words), np.uint64)
+        before = np.empty((len(blocks), words), np.uint16)
+        ranges = np.linspace(0, len(blocks), EXTRACTION_THREADS + 1).astype(np.int64)
+        ranges = list(zip(ranges[:-1], ranges[1:]))
+        with ThreadPoolExecutor(len(ranges), thread_name_prefix="extract") as pool:
+            def each_range(function, *arguments):
+                return list(pool.map(lambda first_last: function(*first_last, *arguments), ranges))
+
+            each_range(library.nb_count, *volume, blocks, table, table.shape[1], vertex_count, triangle_count,
+                       patterns, crossing, before)
+            vertex_start = np.concatenate([[0], np.cumsum(vertex_count)])
+            triangle_start = np.concatenate([[0], np.cumsum(triangle_count)])
+            vertices = np.empty((int(vertex_start[-1]), 3), np.float64)
+            faces = np.empty((int(triangle_start[-1]), 3), np.int64)
+            each_range(library.nb_vertices, *volume, blocks, vertex_start, vertex_count, crossing,
+                       float(self.voxel_size), vertices)
+            if report is not None:
+                report(0.5)
+            failed = each_range(library.nb_faces, neighbour, patterns, table, table.shape[1], edges, triangle_start,
+                                triangle_count, vertex_start, crossing, before, faces)
+        if any(failed):  # a sign change next to a block the band does not hold: the volume is malformed
+            raise ValueError("the sparse volume's surface leaves its allocated blocks")
         if report is not None:
             report(1.0)
-        return vertices, np.ascontiguousarray(faces)
+        return vertices, faces
+
+
+@lru_cache(maxsize=1)
+def _extractor() -> ctypes.CDLL:
+    """The compiled extractor (``_narrowband.c``), its functions typed for numpy arrays."""
+    from . import _narrowband
+
+    library = ctypes.CDLL(_narrowband.__file__)
+    array = lambda dtype: np.ctypeslib.ndpointer(dtype, flags="C_CONTIGUOUS")
+    block_range = [ctypes.c_int64, ctypes.c_int64]
+    volume = block_range + [array(np.int64), array(np.int64), array(np.float32), array(np.int8), ctypes.c_float,
+                            ctypes.c_float, array(np.int32)]
+    library.nb_count.argtypes = volume + [array(np.int8), ctypes.c_int, array(np.int64), array(np.int64),
+                                          array(np.uint8), array(np.uint64), array(np.uint16)]
+    library.nb_count.restype = None
+    library.nb_vertices.argtypes = volume + [array(np.int64), array(np.int64), array(np.uint64), ctypes.c_double,
+                                             array(np.float64)]
+    library.nb_vertices.restype = None
+    library.nb_faces.argtypes = block_range + [array(np.int64), array(np.uint8), array(np.int8), ctypes.c_int,
+                                 array(np.int8), array(np.int64), array(np.int64), array(np.int64), array(np.uint64),
+                                 array(np.uint16), array(np.int64)]
+    library.nb_faces.restype = ctypes.c_int
+    return library
 
 
 def _untouched_by_the_surface(coords: np.ndarray, values: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
