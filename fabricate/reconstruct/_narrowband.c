@@ -80,7 +80,8 @@ static inline int bit_count(uint64_t x)
     return (int)(x * 0x0101010101010101ULL >> 56);
 }
 
-/* A block owns 3 * 512 edges, numbered axis * 512 + (x * 8 + y) * 8 + z; `crossing[n]` holds
+/* A block owns 3 * 512 edges, numbered ((x * 8 + y) * 8 + z) * 3 + axis (so vertex numbers run
+ * in the order the cells use them, which keeps later sorts of the mesh's edges fast); `crossing[n]` holds
  * one bit per owned edge whose samples lie on opposite sides (WORDS 64-bit words), and
  * `before[n][w]` the set bits in the words before w, so an edge's vertex number is the
  * block's first vertex plus the set bits before its own. */
@@ -116,14 +117,14 @@ void nb_count(int64_t first, int64_t last, const int64_t *grid, const int64_t *i
         memset(bits, 0, WORDS * sizeof(uint64_t));
         memset(before + n * WORDS, 0, WORDS * sizeof(uint16_t));
         if (inside == 0 || inside == P * P * P) continue; /* no sign change anywhere */
-        for (int axis = 0; axis < 3; axis++)
-            for (int x = 0; x < B; x++)
-                for (int y = 0; y < B; y++)
-                    for (int z = 0; z < B; z++) {
+        for (int x = 0; x < B; x++)
+            for (int y = 0; y < B; y++)
+                for (int z = 0; z < B; z++)
+                    for (int axis = 0; axis < 3; axis++) {
                         int at[3] = {x, y, z};
                         int i = (x * P + y) * P + z;
                         if (at[axis] < limit[axis] && in[i] != in[i + step[axis]]) {
-                            int e = axis * B * B * B + (x * B + y) * B + z;
+                            int e = ((x * B + y) * B + z) * 3 + axis;
                             bits[e >> 6] |= (uint64_t)1 << (e & 63);
                         }
                     }
@@ -169,7 +170,7 @@ void nb_vertices(int64_t first, int64_t last, const int64_t *grid, const int64_t
         for (int w = 0; w < WORDS; w++)
             for (uint64_t bits = crossing[n * WORDS + w]; bits; bits &= bits - 1) {
                 int e = w * 64 + __builtin_ctzll(bits);
-                int axis = e / (B * B * B), at[3] = {e >> 6 & 7, e >> 3 & 7, e & 7};
+                int axis = e % 3, cell = e / 3, at[3] = {cell >> 6 & 7, cell >> 3 & 7, cell & 7};
                 int here = (at[0] * P + at[1]) * P + at[2];
                 double a = v[here], b = v[here + step[axis]];
                 for (int k = 0; k < 3; k++) out[k] = (origin[k] + at[k]) * scale;
@@ -201,7 +202,7 @@ int nb_faces(int64_t first, int64_t last, const int64_t *neighbour, const uint8_
                         int d = (at[0] >> 3) | (at[1] >> 3) << 1 | (at[2] >> 3) << 2;
                         int64_t owner = d ? neighbour[8 * n + d] : n;
                         if (owner < 0) return -1;
-                        int e = edge[0] * B * B * B + (((at[0] & 7) * B + (at[1] & 7)) * B + (at[2] & 7));
+                        int e = (((at[0] & 7) * B + (at[1] & 7)) * B + (at[2] & 7)) * 3 + edge[0];
                         uint64_t word = crossing[owner * WORDS + (e >> 6)];
                         if (!(word >> (e & 63) & 1)) return -1;
                         uint64_t lower = word & (((uint64_t)1 << (e & 63)) - 1);
