@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from fabricate.color.lab import lab_to_srgb, linear_to_lab, srgb_to_lab, srgb_to_linear, to_hex
 from fabricate.color.regions import clean_regions
@@ -203,6 +202,8 @@ def assign_filaments(mesh: ColouredMesh, count: int, palette: Optional[np.ndarra
     if palette is not None:
         palette_lab = srgb_to_lab(palette)
         cost = ((centres[:, None] - palette_lab[None]) ** 2).sum(-1)
+        from scipy.optimize import linear_sum_assignment  # only here: scipy.optimize costs 0.1-0.3 s to import
+
         rows, cols = linear_sum_assignment(cost)
         chosen = np.empty(len(centres), np.int64)
         chosen[rows] = cols
