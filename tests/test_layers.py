@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "fabricate"
 LEVELS = {
     # The bottom: shared by every stage, importing none of them.
     "__init__": 0, "errors": 0, "schema": 0, "atomic": 0, "progress": 0, "render": 0, "sampling": 0, "manifold": 0,
-    "devices": 0, "rays": 0,
+    "devices": 0, "rays": 0, "compiled": 0,
     # The stages, in the order data flows.
     "image": 1, "reconstruct": 2, "mesh": 3, "color": 4, "printing": 5, "export": 6, "hub": 7,
     # What drives the stages.

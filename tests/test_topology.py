@@ -15,7 +15,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from fabricate.mesh import ColouredMesh, validate_mesh
-from fabricate.mesh.self_intersections import _segments_hit_triangles, find_self_intersections
+from fabricate.mesh.self_intersections import DETERMINANT_EPS, TOLERANCE, find_self_intersections
 from fabricate.mesh.topology import Topology
 
 
@@ -145,6 +145,23 @@ def test_a_mesh_keeps_its_topology_and_report_while_its_arrays_stay():
     import pickle
 
     assert "_topology" not in pickle.loads(pickle.dumps(mesh)).__dict__
+
+
+def _segments_hit_triangles(p0, p1, a, b, c, eps=DETERMINANT_EPS):
+    """Whether segment p0-p1 crosses triangle abc: the documented test, in numpy, as a reference."""
+    d = p1 - p0
+    e1, e2 = b - a, c - a
+    h = np.cross(d, e2)
+    det = np.einsum("ij,ij->i", e1, h)
+    ok = np.abs(det) > eps * (np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1) * np.linalg.norm(d, axis=1) + 1e-30)
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    s = p0 - a
+    u = np.einsum("ij,ij->i", s, h) * inv
+    q = np.cross(s, e1)
+    v = np.einsum("ij,ij->i", d, q) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    tol = TOLERANCE
+    return ok & (u > tol) & (v > tol) & (u + v < 1 - tol) & (t > tol) & (t < 1 - tol)
 
 
 def brute_force_intersections(vertices, faces):

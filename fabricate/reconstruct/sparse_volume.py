@@ -11,10 +11,11 @@ import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable, Optional
 
 import numpy as np
+
+from fabricate.compiled import array, library
 
 from .cube_table import edge_table, triangle_table
 
@@ -208,27 +209,23 @@ class SparseSDF:
         return vertices, faces
 
 
-@lru_cache(maxsize=1)
 def _extractor() -> ctypes.CDLL:
     """The compiled extractor (``_narrowband.c``), its functions typed for numpy arrays."""
-    from . import _narrowband
-
-    library = ctypes.CDLL(_narrowband.__file__)
-    array = lambda dtype: np.ctypeslib.ndpointer(dtype, flags="C_CONTIGUOUS")
+    compiled = library("fabricate.reconstruct._narrowband")
     block_range = [ctypes.c_int64, ctypes.c_int64]
     volume = block_range + [array(np.int64), array(np.int64), array(np.float32), array(np.int8), ctypes.c_float,
                             ctypes.c_float, array(np.int32)]
-    library.nb_count.argtypes = volume + [array(np.int8), ctypes.c_int, array(np.int64), array(np.int64),
-                                          array(np.uint8), array(np.uint64), array(np.uint16)]
-    library.nb_count.restype = None
-    library.nb_vertices.argtypes = volume + [array(np.int64), array(np.int64), array(np.uint64), ctypes.c_double,
-                                             array(np.float64)]
-    library.nb_vertices.restype = None
-    library.nb_faces.argtypes = block_range + [array(np.int64), array(np.uint8), array(np.int8), ctypes.c_int,
-                                 array(np.int8), array(np.int64), array(np.int64), array(np.int64), array(np.uint64),
-                                 array(np.uint16), array(np.int64)]
-    library.nb_faces.restype = ctypes.c_int
-    return library
+    compiled.nb_count.argtypes = volume + [array(np.int8), ctypes.c_int, array(np.int64), array(np.int64),
+                                           array(np.uint8), array(np.uint64), array(np.uint16)]
+    compiled.nb_count.restype = None
+    compiled.nb_vertices.argtypes = volume + [array(np.int64), array(np.int64), array(np.uint64), ctypes.c_double,
+                                              array(np.float64)]
+    compiled.nb_vertices.restype = None
+    compiled.nb_faces.argtypes = block_range + [array(np.int64), array(np.uint8), array(np.int8), ctypes.c_int,
+                                                array(np.int8), array(np.int64), array(np.int64), array(np.int64),
+                                                array(np.uint64), array(np.uint16), array(np.int64)]
+    compiled.nb_faces.restype = ctypes.c_int
+    return compiled
 
 
 def _untouched_by_the_surface(coords: np.ndarray, values: np.ndarray, lowest: np.ndarray, highest: np.ndarray,
