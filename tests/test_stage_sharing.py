@@ -96,21 +96,21 @@ class _TwoBalls:
         return Reconstruction(volume, lambda points: np.full((len(points), 3), 200, np.uint8))
 
 
-@pytest.mark.parametrize("beside_from", [0, 10 ** 9], ids=["checked-beside", "checked-first"])
-def test_the_surface_simplified_while_it_is_checked_equals_checking_first(monkeypatch, beside_from):
-    """A large fresh surface is simplified while a second thread checks it; when the checks drop a
-    fragment, the result is made again from the mended surface: the same as checking first."""
-    import fabricate.mesh.surface as surface_stage
+def test_the_fresh_surface_loses_its_debris_and_needs_no_repair():
+    """The extraction is closed by construction: the mesh stage only drops loose fragments, then
+    simplifies; the fresh surface has none of the defects repair would mend."""
     from fabricate.mesh.simplify import simplify_mesh
     from fabricate.mesh.surface import drop_debris, reconstruct_surface
+    from fabricate.mesh.validate import defects_to_repair
 
-    monkeypatch.setattr(surface_stage, "CHECK_BESIDE_SIMPLIFYING", beside_from)
     model = _TwoBalls()
     surface = reconstruct_surface([ROOT / "samples" / "robot.png"], model, (0.0,), 48, 1500)
-    assert any("loose fragments" in action for action in surface.repairs)
+    assert surface.repairs == ["removed 1 loose fragments under 1% of the volume"]
     vertices, faces = model.reconstruct_views(None, 48).volume.extract_surface()
+    fresh = ColouredMesh(vertices, faces)
+    assert defects_to_repair(fresh) == []
     actions = []
-    expected = simplify_mesh(drop_debris(ColouredMesh(vertices, faces), actions), 1500)
+    expected = simplify_mesh(drop_debris(fresh, actions), 1500)
     assert actions == surface.repairs
     assert np.array_equal(surface.mesh.vertices, expected.vertices)
     assert np.array_equal(surface.mesh.faces, expected.faces)

@@ -1,4 +1,4 @@
-"""Stages 1-3 in one call: photos -> foregrounds -> sparse SDF -> closed, repaired, simplified surface.
+"""Stages 1-3 in one call: photos -> foregrounds -> sparse SDF -> closed, simplified surface.
 
 The pipeline, evaluation and training all call this, so they judge the same surface;
 it needs no printer (placement comes after, in the pipeline).
@@ -6,7 +6,6 @@ it needs no printer (placement comes after, in the pipeline).
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -15,18 +14,14 @@ import numpy as np
 from fabricate.errors import MeshError
 from fabricate.image import extract_foreground, load_photo
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.mesh.repair import repair_mesh
 from fabricate.mesh.simplify import DEFAULT_TRIANGLE_BUDGET, simplify_mesh
-from fabricate.mesh.validate import defects_to_repair, signed_volume
+from fabricate.mesh.topology import face_components
+from fabricate.mesh.validate import signed_volume
 from fabricate.progress import Progress
 from fabricate.reconstruct.base import PhotoView, Reconstruction, Reconstructor
 
 #: Parts smaller than this share of the main body's volume are dropped as debris.
 MIN_PART_SHARE = 0.01
-#: From this many triangles on, a fresh surface is simplified while a second thread checks it
-#: (:func:`_checked_beside_simplifying`). Hamburger, same run: at 1024 (2.8M triangles) the
-#: mesh stage 8.0 s -> 7.0 s; at 512 (0.7M) it was 0.3 s slower, the two threads contending.
-CHECK_BESIDE_SIMPLIFYING = 1_500_000
 
 
 @dataclass
@@ -50,44 +45,9 @@ class Surface:
         return self.views[0].foreground
 
 
-def _checked_beside_simplifying(mesh: ColouredMesh, max_triangles: int, stage):
-    """:func:`_checked_surface` on a second thread while this one simplifies ``mesh``, and the simplified mesh.
-
-    The two are independent unless the checks find work (fast_simplification holds the GIL for
-    most of its run, numpy's sorts in the checks do not). When the checks drop a fragment or
-    mend a defect, the simplification is made again from the mended surface, so the result is
-    the same as checking first.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="check-surface") as pool:
-        checking = pool.submit(_checked_surface, mesh)
-        try:
-            simplified = simplify_mesh(mesh, max_triangles)
-        except Exception:  # an unchecked surface may fail where the mended one will not
-            simplified = None
-        stage.report(0.5)
-        mended, repairs = checking.result()
-    if mended is not mesh or simplified is None:
-        simplified = simplify_mesh(mended, max_triangles)
-    return simplified, repairs
-
-
-def _checked_surface(mesh: ColouredMesh):
-    """``mesh`` without debris and with what the edge checks find repaired, and the actions taken.
-
-    ``mesh`` itself when there was nothing to do (the final mesh is judged in full later); the
-    topology the checks sort is the one drop_debris used.
-    """
-    actions = []
-    mesh = drop_debris(mesh, actions)
-    if defects_to_repair(mesh):
-        mesh, repaired = repair_mesh(mesh)
-        actions += repaired
-    return mesh, actions
-
-
 def drop_debris(mesh: ColouredMesh, actions: list) -> ColouredMesh:
     """The mesh without loose parts under :data:`MIN_PART_SHARE` of the largest one's volume."""
-    labels = mesh.topology.face_components
+    labels = face_components(mesh.faces, len(mesh.vertices))
     count = labels.max() + 1
     if count == 1:
         return mesh
@@ -131,12 +91,13 @@ def reconstruct_surface(photos: Sequence, reconstructor: Reconstructor, azimuths
 
     start = time.perf_counter()
     with report.stage("mesh") as stage:
-        mesh = ColouredMesh(vertices, faces, metadata={"source": loaded[0].name})
-        if len(mesh.faces) < CHECK_BESIDE_SIMPLIFYING:
-            mesh, repairs = _checked_surface(mesh)
-            stage.report(0.5)
-            mesh = simplify_mesh(mesh, max_triangles)
-        else:
-            mesh, repairs = _checked_beside_simplifying(mesh, max_triangles, stage)
+        # The extraction is closed, oriented and manifold by construction (its table:
+        # reconstruct/cube_table.py, and tests/test_cube_table.py), so the fresh surface needs no
+        # edge checks or repair before simplifying; only loose debris is dropped. The final mesh
+        # is judged in full (validate_mesh) after placement, and repaired if it fails.
+        repairs = []
+        mesh = drop_debris(ColouredMesh(vertices, faces, metadata={"source": loaded[0].name}), repairs)
+        stage.report(0.3)
+        mesh = simplify_mesh(mesh, max_triangles)
     seconds["mesh"] = time.perf_counter() - start
     return Surface(loaded, views, reconstruction, mesh, repairs, seconds)

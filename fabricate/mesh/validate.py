@@ -121,9 +121,9 @@ def validate_mesh(mesh: ColouredMesh, check_self_intersections: bool = True) -> 
 def defects_to_repair(mesh: ColouredMesh) -> list:
     """The problems :func:`validate_mesh` would list that come from the edges, corners and volume alone.
 
-    What the mesh stage asks of a freshly extracted surface before simplifying it: whether
-    repair_mesh has holes, fins, pinches, flips, duplicates, degenerate triangles or an
-    inside-out body to fix. It leaves out the self-intersection test and manifold3d (and
+    Whether repair_mesh has holes, fins, pinches, flips, duplicates, degenerate triangles or an
+    inside-out body to fix (the tests ask it of fresh extractions, which the mesh stage no longer
+    checks: they are closed by construction). It leaves out the self-intersection test and manifold3d (and
     every measurement a report holds), which judge the final mesh: manifold3d rejects
     nothing these edge checks pass (notes/mesh.md section 0), and every output is judged
     again, in full, before anything is written. The topology it sorts stays with the mesh.
