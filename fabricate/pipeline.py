@@ -174,53 +174,63 @@ def _make_model(photos, options: MakeOptions, progress: Optional[ProgressCallbac
                                           settings.support_threshold_deg)
         stage.report(0.2)
 
-        def filaments_and_analysis(on: ColouredMesh):
+        def filaments_of(on: ColouredMesh):
             # On the final mesh: the flat-base cut and repairs change triangles.
-            return (assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours),
-                    analyse_print(on, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
-                                  settings.layer_height))
+            return assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours)
+
+        def analysis_of(on: ColouredMesh):
+            return analyse_print(on, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                 settings.layer_height)
 
         # The placed mesh is proved printable before anything is attached to its triangles. The
-        # proof runs on a second thread while this one assigns filaments and analyses the print
-        # on the same triangles (both mostly in numpy, Embree and SuperLU, which release the GIL;
-        # manifold3d holds it: robot at 256, 1.55 s -> 1.10 s on 2 cores); a mesh that needs repair
-        # gets both again.
+        # proof, then the filament assignment, run on a second thread while this one analyses the
+        # print on the same triangles (numpy, Embree and SuperLU release the GIL; manifold3d holds
+        # it). Robot at 256 on 2 cores: 1.55 s -> 1.10 s with the proof beside the rest; with the
+        # proof compiled (0.4 s) the filaments joined it. A mesh that needs repair gets all again.
         def timed_validation(on: ColouredMesh):
             begun = time.perf_counter()
             return validate_mesh(on), time.perf_counter() - begun
 
-        placed.topology, placed.face_geometry  # computed once here, shared by both threads
-        with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
-            proof = pool.submit(timed_validation, placed)
-            try:
-                found = filaments_and_analysis(placed)
-            except Exception:
-                # A mesh that fails the proof may fail the analysis too: the proof's answer decides.
-                if proof.result()[0].ok:
-                    raise
-                found = None
-            waited = time.perf_counter()
-            validation, seconds["validate"] = proof.result()
-            waiting = time.perf_counter() - waited
+        def beside_the_proof(on: ColouredMesh):
+            """(validation, its seconds, filaments, analysis); filaments and analysis are None where
+            they failed on a mesh that fails the proof."""
+            on.topology, on.face_geometry  # computed once here, shared by both threads
+            with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
+                proof = pool.submit(timed_validation, on)
+                colouring = pool.submit(filaments_of, on)
+                try:
+                    analysis = analysis_of(on)
+                except Exception:
+                    # A mesh that fails the proof may fail the analysis too: the proof's answer decides.
+                    if proof.result()[0].ok:
+                        raise
+                    analysis = None
+                validation, validation_seconds = proof.result()
+                try:
+                    filaments = colouring.result()
+                except Exception:
+                    if validation.ok:
+                        raise
+                    filaments = None
+            return validation, validation_seconds, filaments, analysis
+
+        validation, seconds["validate"], filaments, analysis = beside_the_proof(placed)
         if not validation.ok:
             placed, actions = repair_mesh(placed)
             repairs += actions
-            validation, again = timed_validation(placed)
+            validation, again, filaments, analysis = beside_the_proof(placed)
             seconds["validate"] += again
-            waiting += again
-            found = filaments_and_analysis(placed) if validation.ok else None
         if not validation.ok:
             raise MeshError("the model is not printable: " + "; ".join(validation.problems))
         if not inside_build_volume(placed, printer):
             raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
         stage.report(0.8)
-        filaments, analysis = found
         settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
         if filaments.count > 1:
             placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
-    # Each stage's own time (printing: without waiting for the proof); validation ran beside the
-    # filaments and the analysis, so the stages' times add up to more than the whole.
-    seconds["printing"] = time.perf_counter() - start - waiting
+    # The printing stage's time is its wall time (the proof included); validation's is its own, run
+    # beside it, so the stages' times add up to more than the whole.
+    seconds["printing"] = time.perf_counter() - start
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options,
                       source_names=[p.name for p in surface.photos],
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,
