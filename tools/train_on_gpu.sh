@@ -7,6 +7,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -c "import torch; print('device:', 'cuda' if torch.cuda.is_available() else 'cpu')"
+# The compiled loops (git-ignored build outputs) are built here when this checkout lacks them;
+# offline, so with the setuptools already installed.
+python -c "import fabricate.reconstruct._narrowband, fabricate.mesh._intersect" 2>/dev/null \
+    || python -m pip install -q --no-deps --no-build-isolation -e .
 fabricate train --config fabricate/reconstruct/neural/train_gpu.toml
 fabricate eval --models classical,neural --samples 8 --json build/neural-train-gpu/heldout.json
 fabricate eval --models classical,neural --corpus-validation --json build/neural-train-gpu/validation.json
