@@ -98,17 +98,18 @@ class _TwoBalls:
 
 def test_the_fresh_surface_loses_its_debris_and_needs_no_repair():
     """The extraction is closed by construction: the mesh stage only drops loose fragments, then
-    simplifies; the fresh surface has none of the defects repair would mend."""
+    simplifies; the fresh surface passes the full validation as it comes."""
+    from fabricate.mesh import validate_mesh
     from fabricate.mesh.simplify import simplify_mesh
     from fabricate.mesh.surface import drop_debris, reconstruct_surface
-    from fabricate.mesh.validate import defects_to_repair
 
     model = _TwoBalls()
     surface = reconstruct_surface([ROOT / "samples" / "robot.png"], model, (0.0,), 48, 1500)
     assert surface.repairs == ["removed 1 loose fragments under 1% of the volume"]
     vertices, faces = model.reconstruct_views(None, 48).volume.extract_surface()
     fresh = ColouredMesh(vertices, faces)
-    assert defects_to_repair(fresh) == []
+    report = validate_mesh(fresh)
+    assert report.problems == [] and report.components == 2  # the ball and its debris, both closed
     actions = []
     expected = simplify_mesh(drop_debris(fresh, actions), 1500)
     assert actions == surface.repairs

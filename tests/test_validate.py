@@ -109,19 +109,3 @@ def test_plate_report_judges_objects_apart_and_the_layout():
                          BuildVolume(get_printer("bambu-a1")))
     assert not far.ok and "outside the bambu-a1 build volume" in far.problems[0]
     assert [o["name"] for o in report.to_dict()["objects"]] == ["Ball", "Broken", "Lattice"]
-
-
-def test_repair_gate_lists_what_validation_lists_but_manifold3d():
-    """The mesh stage's gate (edges, corners, volume) names the same problems as the full check."""
-    from fabricate.mesh.validate import defects_to_repair
-
-    v, f = sphere()
-    flipped = f.copy()
-    flipped[7] = flipped[7, ::-1]
-    cases = [f, np.delete(f, [0], axis=0), flipped, f[:, ::-1], np.vstack([f, f[:2]]), np.vstack([f, [[0, 0, 1]]])]
-    for faces in cases:
-        mesh = ColouredMesh(v, faces)
-        full = [p for p in validate_mesh(mesh, check_self_intersections=False).problems if "manifold3d" not in p]
-        assert defects_to_repair(mesh) == full
-    assert defects_to_repair(ColouredMesh(v, f)) == []
-    assert defects_to_repair(ColouredMesh(v, f[:0])) == ["the mesh has no triangles"]

@@ -13,6 +13,7 @@ half a second of numpy for 200k triangles became a few hundredths.
 from __future__ import annotations
 
 import ctypes
+from functools import lru_cache
 
 import numpy as np
 
@@ -78,6 +79,7 @@ def find_self_intersections(vertices: np.ndarray, faces: np.ndarray) -> np.ndarr
     return found[np.lexsort((found[:, 1], found[:, 0]))]
 
 
+@lru_cache(maxsize=1)
 def _library() -> ctypes.CDLL:
     compiled = library("fabricate.mesh._intersect")
     compiled.si_find.argtypes = [array(np.float64), array(np.int64), ctypes.c_int64, ctypes.c_double, ctypes.c_double,

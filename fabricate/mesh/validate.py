@@ -72,10 +72,6 @@ class ValidationReport:
         return lines
 
 
-#: manifold3d's verdict where it was not asked (see defects_to_repair).
-NOT_ASKED = "not asked"
-
-
 def manifold3d_check(vertices: np.ndarray, faces: np.ndarray):
     """Status name and volume from manifold3d, a library that did not build the mesh."""
     if len(faces) == 0:
@@ -118,26 +114,6 @@ def validate_mesh(mesh: ColouredMesh, check_self_intersections: bool = True) -> 
     return report
 
 
-def defects_to_repair(mesh: ColouredMesh) -> list:
-    """The problems :func:`validate_mesh` would list that come from the edges, corners and volume alone.
-
-    Whether repair_mesh has holes, fins, pinches, flips, duplicates, degenerate triangles or an
-    inside-out body to fix (the tests ask it of fresh extractions, which the mesh stage no longer
-    checks: they are closed by construction). It leaves out the self-intersection test and manifold3d (and
-    every measurement a report holds), which judge the final mesh: manifold3d rejects
-    nothing these edge checks pass (notes/mesh.md section 0), and every output is judged
-    again, in full, before anything is written. The topology it sorts stays with the mesh.
-    """
-    f = mesh.faces
-    if len(f) == 0:
-        return ["the mesh has no triangles"]
-    topology = mesh.topology
-    fins = topology.non_manifold_edges
-    return _problems(topology.boundary_edges, fins, len(topology.non_manifold_vertices()) if fins == 0 else 0,
-                     int(topology.unmatched_directed_edges.sum()), topology.duplicate_faces,
-                     int(_repeated_corner(f).sum()), 0, signed_volume(mesh.vertices, f), NOT_ASKED)
-
-
 def _repeated_corner(f: np.ndarray) -> np.ndarray:
     return (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 2] == f[:, 0])
 
@@ -162,7 +138,7 @@ def _problems(boundary, fins, pinches, misoriented, duplicates, degenerate, inte
         problems.append(f"{intersections} pairs of self-intersecting triangles")
     if volume <= 0:
         problems.append(f"volume is {volume:.3g} mm3: the mesh is inside out or flat")
-    if status not in ("NoError", NOT_ASKED):
+    if status != "NoError":
         problems.append(f"manifold3d rejects the mesh: {status}")
     return problems
 

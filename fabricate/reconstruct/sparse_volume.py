@@ -11,6 +11,7 @@ import ctypes
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Optional
 
 import numpy as np
@@ -177,7 +178,7 @@ class SparseSDF:
         volume = (grid, index.reshape(-1), np.ascontiguousarray(self.block_values, np.float32).reshape(-1),
                   np.ascontiguousarray(self.coarse_sign, np.int8).reshape(-1), float(self.fill), LEVEL_GAP)
         table, edges = triangle_table(), edge_table()
-        library = _extractor()
+        compiled = _extractor()
         vertex_count = np.empty(len(blocks), np.int64)
         triangle_count = np.empty(len(blocks), np.int64)
         patterns = np.empty((len(blocks), BLOCK, BLOCK, BLOCK), np.uint8)
@@ -190,17 +191,17 @@ class SparseSDF:
             def each_range(function, *arguments):
                 return list(pool.map(lambda first_last: function(*first_last, *arguments), ranges))
 
-            each_range(library.nb_count, *volume, blocks, table, table.shape[1], vertex_count, triangle_count,
+            each_range(compiled.nb_count, *volume, blocks, table, table.shape[1], vertex_count, triangle_count,
                        patterns, crossing, before)
             vertex_start = np.concatenate([[0], np.cumsum(vertex_count)])
             triangle_start = np.concatenate([[0], np.cumsum(triangle_count)])
             vertices = np.empty((int(vertex_start[-1]), 3), np.float64)
             faces = np.empty((int(triangle_start[-1]), 3), np.int64)
-            each_range(library.nb_vertices, *volume, blocks, vertex_start, vertex_count, crossing,
+            each_range(compiled.nb_vertices, *volume, blocks, vertex_start, vertex_count, crossing,
                        float(self.voxel_size), vertices)
             if report is not None:
                 report(0.5)
-            failed = each_range(library.nb_faces, neighbour, patterns, table, table.shape[1], edges, triangle_start,
+            failed = each_range(compiled.nb_faces, neighbour, patterns, table, table.shape[1], edges, triangle_start,
                                 triangle_count, vertex_start, crossing, before, faces)
         if any(failed):  # a sign change next to a block the band does not hold: the volume is malformed
             raise ValueError("the sparse volume's surface leaves its allocated blocks")
@@ -209,6 +210,7 @@ class SparseSDF:
         return vertices, faces
 
 
+@lru_cache(maxsize=1)
 def _extractor() -> ctypes.CDLL:
     """The compiled extractor (``_narrowband.c``), its functions typed for numpy arrays."""
     compiled = library("fabricate.reconstruct._narrowband")
