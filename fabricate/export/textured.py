@@ -119,7 +119,12 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, texture_size: int):
     pack = xatlas.PackOptions()
     pack.resolution = max(int(texture_size) // PACK_COARSENING, 64)
     pack.padding = max(int(np.ceil(CHART_PADDING_TEXELS * pack.resolution / texture_size)), 1)
-    pack.bilinear = True  # padding sized for bilinear filtering
+    # The padding above (CHART_PADDING_TEXELS at full resolution) already covers what bilinear
+    # filtering and the first mipmap level read past a chart's edge; xatlas's own bilinear
+    # margin would add another coarse texel (3 full ones) around every chart. Without it, same
+    # run: hamburger at 1024 texels / 20k triangles 49.8 % -> 50.4 % covered, at 2048 / 50k
+    # 53.5 % -> 55.4 %.
+    pack.bilinear = False
     pack.bruteForce = True
     atlas.generate(chart_options=charts, pack_options=pack)
     vertex_map, new_faces, uv = atlas[0]
