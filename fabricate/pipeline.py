@@ -28,7 +28,7 @@ from fabricate.mesh import ColouredMesh, ValidationReport, distinct_colours, rep
 from fabricate.mesh.surface import reconstruct_surface
 from fabricate.export.slicer_parts import SlicerParts, parse_slicers
 from fabricate.options import MakeOptions
-from fabricate.printing import FitReport, fit_to_build_volume, inside_build_volume
+from fabricate.printing import FitReport, fit_to_build_volume, inside_build_volume, with_colours_of
 from fabricate.printing.analysis import PrintAnalysis, analyse_print
 from fabricate.printing.estimate import PrintEstimate, estimate_from_slice, estimate_print
 from fabricate.printing.settings import Filament, PrintSettings
@@ -160,77 +160,79 @@ def _make_model(photos, options: MakeOptions, progress: Optional[ProgressCallbac
                                   options.max_triangles, report, photo_names)
     mesh, reconstruction, repairs, seconds = surface.mesh, surface.reconstruction, surface.repairs, surface.seconds
 
+    def filaments_of(on: ColouredMesh):
+        # On the final mesh: the flat-base cut and repairs change triangles.
+        return assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours)
+
+    def timed_validation(on: ColouredMesh):
+        begun = time.perf_counter()
+        return validate_mesh(on), time.perf_counter() - begun
+
+    def proof_and_analysis(on: ColouredMesh):
+        """(validation, its seconds, analysis); the analysis is None where it failed on a mesh that
+        fails the proof: the proof's answer decides."""
+        on.topology, on.face_geometry  # computed once here, shared by both
+        validation, validation_seconds = timed_validation(on)
+        try:
+            analysis = analyse_print(on, shape, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                     settings.layer_height)
+        except Exception:
+            if validation.ok:
+                raise
+            analysis = None
+        return validation, validation_seconds, analysis
+
+    # The shape is placed on the bed first: the proof and the print analysis need only its triangles,
+    # so they run on a second thread while this one colours the surface (numpy, Embree, SuperLU and
+    # our compiled loops release the GIL; manifold3d holds it). The colours then go onto the placed
+    # triangles as the flat-base cut would have carried them. Robot at 256 on 2 cores: colour 0.86 s,
+    # then placement 0.35 s and the checks beside each other 0.65 s; now placement, then the colours
+    # beside the checks. The placement reports no progress of its own: the colour stage follows it.
     start = time.perf_counter()
-    with report.stage("color"):
-        # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
-        views = reconstruction.view_projections or [single_photo_view(reconstruction)]
-        comparison = colour_comparison(mesh, views) if options.delight == "auto" else None
-        mesh = comparison.delit if comparison is not None else colour_from_views(mesh, views)
-    seconds["color"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    with report.stage("printing") as stage:
-        placed, fit = fit_to_build_volume(mesh, printer, options.height_mm, options.orientation, options.base_cut,
-                                          settings.support_threshold_deg)
-        stage.report(0.2)
-
-        def filaments_of(on: ColouredMesh):
-            # On the final mesh: the flat-base cut and repairs change triangles.
-            return assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours)
-
-        def analysis_of(on: ColouredMesh):
-            return analyse_print(on, mesh, printer.nozzle_diameter_mm, settings.support_threshold_deg,
-                                 settings.layer_height)
-
-        # The placed mesh is proved printable before anything is attached to its triangles. The
-        # proof, then the filament assignment, run on a second thread while this one analyses the
-        # print on the same triangles (numpy, Embree and SuperLU release the GIL; manifold3d holds
-        # it). Robot at 256 on 2 cores: 1.55 s -> 1.10 s with the proof beside the rest; with the
-        # proof compiled (0.4 s) the filaments joined it. A mesh that needs repair gets all again.
-        def timed_validation(on: ColouredMesh):
-            begun = time.perf_counter()
-            return validate_mesh(on), time.perf_counter() - begun
-
-        def beside_the_proof(on: ColouredMesh):
-            """(validation, its seconds, filaments, analysis); filaments and analysis are None where
-            they failed on a mesh that fails the proof."""
-            on.topology, on.face_geometry  # computed once here, shared by both threads
-            with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
-                proof = pool.submit(timed_validation, on)
-                colouring = pool.submit(filaments_of, on)
-                try:
-                    analysis = analysis_of(on)
-                except Exception:
-                    # A mesh that fails the proof may fail the analysis too: the proof's answer decides.
-                    if proof.result()[0].ok:
-                        raise
-                    analysis = None
-                validation, validation_seconds = proof.result()
-                try:
-                    filaments = colouring.result()
-                except Exception:
-                    if validation.ok:
-                        raise
-                    filaments = None
-            return validation, validation_seconds, filaments, analysis
-
-        validation, seconds["validate"], filaments, analysis = beside_the_proof(placed)
-        if not validation.ok:
-            placed, actions = repair_mesh(placed)
-            repairs += actions
-            validation, again, filaments, analysis = beside_the_proof(placed)
-            seconds["validate"] += again
-        if not validation.ok:
-            raise MeshError("the model is not printable: " + "; ".join(validation.problems))
-        if not inside_build_volume(placed, printer):
-            raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
-        stage.report(0.8)
-        settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
-        if filaments.count > 1:
-            placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
-    # The printing stage's time is its wall time (the proof included); validation's is its own, run
-    # beside it, so the stages' times add up to more than the whole.
+    shape = mesh.copy(vertex_colours=None, face_colours=None)
+    placed, fit = fit_to_build_volume(shape, printer, options.height_mm, options.orientation, options.base_cut,
+                                      settings.support_threshold_deg)
     seconds["printing"] = time.perf_counter() - start
+    with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
+        checked = pool.submit(proof_and_analysis, placed)
+        start = time.perf_counter()
+        with report.stage("color"):
+            # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
+            views = reconstruction.view_projections or [single_photo_view(reconstruction)]
+            comparison = colour_comparison(mesh, views) if options.delight == "auto" else None
+            placed = with_colours_of(placed, fit, comparison.delit if comparison is not None
+                                     else colour_from_views(mesh, views))
+        seconds["color"] = time.perf_counter() - start
+        start = time.perf_counter()
+        with report.stage("printing") as stage:
+            validation, seconds["validate"], analysis = checked.result()
+            if validation.ok:
+                filaments = filaments_of(placed)
+            else:
+                # A mesh that needs repair gets all again: the proof and the analysis beside the filaments.
+                placed, actions = repair_mesh(placed)
+                repairs += actions
+                checked = pool.submit(proof_and_analysis, placed)
+                try:
+                    filaments = filaments_of(placed)
+                except Exception:
+                    filaments = None  # the proof's answer decides, as above
+                validation, again, analysis = checked.result()
+                seconds["validate"] += again
+                if not validation.ok:
+                    raise MeshError("the model is not printable: " + "; ".join(validation.problems))
+                if filaments is None:
+                    filaments = filaments_of(placed)  # raises what it raised, on a mesh now proved
+            if not inside_build_volume(placed, printer):
+                raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
+            stage.report(0.8)
+            settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
+            if filaments.count > 1:
+                placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
+    # The printing stage's time is this thread's (the placement, then the wait for the proof and the
+    # analysis, and the filaments); validation's is its own, run beside the colours, so the stages'
+    # times add up to more than the whole.
+    seconds["printing"] += time.perf_counter() - start
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options,
                       source_names=[p.name for p in surface.photos],
                       mask_sources=[v.foreground.source for v in surface.views], repairs=repairs, seconds=seconds,

@@ -4,7 +4,7 @@ import trimesh
 
 from fabricate.errors import InputError
 from fabricate.mesh import ColouredMesh, validate_mesh
-from fabricate.printing import fit_to_build_volume, get_printer, inside_build_volume, list_printers
+from fabricate.printing import fit_to_build_volume, get_printer, inside_build_volume, list_printers, with_colours_of
 from fabricate.printing.stable_pose import stable_poses
 
 REQUIRED = ["bambu-a1", "bambu-a1-mini", "bambu-p1s", "bambu-x1c", "prusa-mk4s", "prusa-mk4s-mmu3", "prusa-mini-plus",
@@ -82,6 +82,28 @@ def test_height_is_respected_and_flat_base_cut():
     assert bottom.sum() >= 3 and report.base_cut_mm > 0  # a flat face to stand on
     centre = (placed.bounds[0, :2] + placed.bounds[1, :2]) / 2
     assert np.allclose(centre, get_printer("prusa-mk4s").bed_centre_mm)
+
+
+@pytest.mark.parametrize("orientation, base_cut", [("photo", 0.03), ("stable", 0.1), ("photo", 0.0)])
+def test_colours_carried_onto_a_placed_shape_are_the_ones_placing_the_coloured_mesh_gives(orientation, base_cut):
+    """The pipeline places the shape while the colours are made, then carries them over: bit for bit
+    what placing the coloured mesh gives, vertices the cut made included."""
+    s = trimesh.creation.icosphere(4)
+    s.apply_scale([1.0, 0.6, 1.6])
+    s.apply_transform(trimesh.transformations.rotation_matrix(0.4, [1, 1, 0]))  # a slanted cut
+    colours = np.random.default_rng(7).integers(0, 256, (len(s.vertices), 3), dtype=np.uint8)
+    coloured = ColouredMesh(s.vertices, s.faces, colours)
+    coloured = coloured.copy(face_colours=colours[s.faces].mean(axis=1).astype(np.uint8))
+    printer = get_printer("bambu-a1")
+    direct, _ = fit_to_build_volume(coloured, printer, orientation=orientation, base_cut=base_cut)
+    shape, report = fit_to_build_volume(coloured.copy(vertex_colours=None, face_colours=None), printer,
+                                        orientation=orientation, base_cut=base_cut)
+    carried = with_colours_of(shape, report, coloured)
+    assert np.array_equal(carried.vertices, direct.vertices) and np.array_equal(carried.faces, direct.faces)
+    assert np.array_equal(carried.vertex_colours, direct.vertex_colours)
+    assert np.array_equal(carried.face_colours, direct.face_colours)
+    assert (report.vertex_origin is None) == (base_cut == 0)
+    assert "vertex_origin" not in report.to_dict()
 
 
 def test_too_tall_is_refused_with_sizes():
