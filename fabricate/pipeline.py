@@ -29,7 +29,7 @@ from fabricate.mesh.surface import reconstruct_surface
 from fabricate.export.slicer_parts import SlicerParts, parse_slicers
 from fabricate.options import MakeOptions
 from fabricate.printing import FitReport, fit_to_build_volume, inside_build_volume, with_colours_of
-from fabricate.printing.analysis import PrintAnalysis, analyse_print
+from fabricate.printing.analysis import PrintAnalysis, placed_findings, pose_options, with_poses
 from fabricate.printing.estimate import PrintEstimate, estimate_from_slice, estimate_print
 from fabricate.printing.settings import Filament, PrintSettings
 from fabricate.progress import Progress, ProgressCallback
@@ -164,74 +164,75 @@ def _make_model(photos, options: MakeOptions, progress: Optional[ProgressCallbac
         # On the final mesh: the flat-base cut and repairs change triangles.
         return assign_filaments(on, len(settings.filaments), palette, auto=options.auto_colours)
 
-    def timed_validation(on: ColouredMesh):
+    def timed(work, *args):
         begun = time.perf_counter()
-        return validate_mesh(on), time.perf_counter() - begun
+        return work(*args), time.perf_counter() - begun
 
-    def proof_and_analysis(on: ColouredMesh):
-        """(validation, its seconds, analysis); the analysis is None where it failed on a mesh that
-        fails the proof: the proof's answer decides."""
+    def proof_and_findings(on: ColouredMesh):
+        """(validation, its seconds, the placed mesh's findings); the findings are None where they
+        failed on a mesh that fails the proof: the proof's answer decides."""
         on.topology, on.face_geometry  # computed once here, shared by both
-        validation, validation_seconds = timed_validation(on)
+        validation, validation_seconds = timed(validate_mesh, on)
         try:
-            analysis = analyse_print(on, shape, printer.nozzle_diameter_mm, settings.support_threshold_deg,
-                                     settings.layer_height)
+            findings = placed_findings(on, printer.nozzle_diameter_mm, settings.support_threshold_deg,
+                                       settings.layer_height)
         except Exception:
             if validation.ok:
                 raise
-            analysis = None
-        return validation, validation_seconds, analysis
+            findings = None
+        return validation, validation_seconds, findings
 
-    # The shape is placed on the bed first: the proof and the print analysis need only its triangles,
-    # so they run on a second thread while this one colours the surface (numpy, Embree, SuperLU and
-    # our compiled loops release the GIL; manifold3d holds it). The colours then go onto the placed
-    # triangles as the flat-base cut would have carried them. Robot at 256 on 2 cores: colour 0.86 s,
-    # then placement 0.35 s and the checks beside each other 0.65 s; now placement, then the colours
-    # beside the checks. The placement reports no progress of its own: the colour stage follows it.
-    start = time.perf_counter()
+    # A second thread places the shape on the bed, proves it and measures it there, while this one
+    # colours the surface, then compares the poses and assigns the filaments: the placement, the
+    # proof and the placed findings need only the triangles (numpy, Embree, SuperLU and our compiled
+    # loops release the GIL; manifold3d holds it). The colours then go onto the placed triangles as
+    # the flat-base cut would have carried them. Robot at 256 on 2 cores, each thread about 1.1 s.
     shape = mesh.copy(vertex_colours=None, face_colours=None)
-    placed, fit = fit_to_build_volume(shape, printer, options.height_mm, options.orientation, options.base_cut,
-                                      settings.support_threshold_deg)
-    seconds["printing"] = time.perf_counter() - start
-    with ThreadPoolExecutor(1, thread_name_prefix="validate") as pool:
-        checked = pool.submit(proof_and_analysis, placed)
+    with ThreadPoolExecutor(1, thread_name_prefix="printing") as pool:
+        placing = pool.submit(timed, fit_to_build_volume, shape, printer, options.height_mm, options.orientation,
+                              options.base_cut, settings.support_threshold_deg)
+        checked = pool.submit(lambda: proof_and_findings(placing.result()[0][0]))
         start = time.perf_counter()
         with report.stage("color"):
             # One photo or several, the same rule: each point from the photos that see it, the rest filled around.
             views = reconstruction.view_projections or [single_photo_view(reconstruction)]
             comparison = colour_comparison(mesh, views) if options.delight == "auto" else None
-            placed = with_colours_of(placed, fit, comparison.delit if comparison is not None
-                                     else colour_from_views(mesh, views))
+            coloured = comparison.delit if comparison is not None else colour_from_views(mesh, views)
         seconds["color"] = time.perf_counter() - start
         start = time.perf_counter()
         with report.stage("printing") as stage:
-            validation, seconds["validate"], analysis = checked.result()
+            (placed, fit), seconds["printing"] = placing.result()
+            placed = with_colours_of(placed, fit, coloured)
+            poses = pose_options(placed, shape, settings.support_threshold_deg)
+            stage.report(0.3)
+            validation, seconds["validate"], findings = checked.result()
             if validation.ok:
                 filaments = filaments_of(placed)
             else:
-                # A mesh that needs repair gets all again: the proof and the analysis beside the filaments.
+                # A mesh that needs repair gets all again: the proof and the findings beside the filaments.
                 placed, actions = repair_mesh(placed)
                 repairs += actions
-                checked = pool.submit(proof_and_analysis, placed)
+                checked = pool.submit(proof_and_findings, placed)
                 try:
                     filaments = filaments_of(placed)
                 except Exception:
                     filaments = None  # the proof's answer decides, as above
-                validation, again, analysis = checked.result()
+                validation, again, findings = checked.result()
                 seconds["validate"] += again
                 if not validation.ok:
                     raise MeshError("the model is not printable: " + "; ".join(validation.problems))
                 if filaments is None:
                     filaments = filaments_of(placed)  # raises what it raised, on a mesh now proved
+            analysis = with_poses(findings, poses)
             if not inside_build_volume(placed, printer):
                 raise MeshError(f"internal placement error: the model leaves the {printer.name}'s build volume")
             stage.report(0.8)
             settings.filaments = [Filament(to_hex(c), options.material) for c in filaments.palette]
             if filaments.count > 1:
                 placed = placed.copy(face_colours=filaments.palette[filaments.face_filament])
-    # The printing stage's time is this thread's (the placement, then the wait for the proof and the
-    # analysis, and the filaments); validation's is its own, run beside the colours, so the stages'
-    # times add up to more than the whole.
+    # The printing stage's time is the placement's (on the second thread) and this thread's after the
+    # colours (the poses, the wait for the proof and the findings, the filaments); validation's is its
+    # own: the stages ran beside each other, so their times add up to more than the whole.
     seconds["printing"] += time.perf_counter() - start
     return MakeResult(mesh=placed, validation=validation, fit=fit, options=options,
                       source_names=[p.name for p in surface.photos],

@@ -181,15 +181,48 @@ def analyse_print(placed: ColouredMesh, unplaced: ColouredMesh, nozzle_mm: float
     unplaced
         The same model before orientation (photo front facing -Y), for the pose comparison.
     """
+    return with_poses(placed_findings(placed, nozzle_mm, threshold_deg, layer_height),
+                      pose_options(placed, unplaced, threshold_deg))
+
+
+@dataclass
+class PlacedFindings:
+    """What :func:`analyse_print` measures on the placed triangles alone (the rest is the poses)."""
+
+    support_threshold_deg: float
+    overhang_area_mm2: dict
+    surface_area_mm2: float
+    min_wall_mm: float
+    thin_wall_share: float
+    thin_walls: list
+    floating_parts: list
+
+
+def placed_findings(placed: ColouredMesh, nozzle_mm: float, threshold_deg: float,
+                    layer_height: float) -> PlacedFindings:
+    """Overhangs at several thresholds, thin walls and floating parts of the mesh on the bed (mm)."""
     thresholds = sorted(set(THRESHOLDS) | {float(threshold_deg)})
     overhangs = {f"{t:g}": round(overhang_area(placed, t), 2) for t in thresholds}
-    scale = float(placed.extents[2] / max(unplaced.extents[2], 1e-12))
-    poses = candidate_poses(unplaced.copy(vertices=unplaced.vertices * scale), threshold_deg)
-    visible = [p for p in poses if p.front_visible] or poses
-    best = min(visible, key=_pose_preference)
     share, regions = thin_wall_regions(placed, 2 * nozzle_mm)
     _, area = placed.face_geometry
-    return PrintAnalysis(support_threshold_deg=float(threshold_deg), overhang_area_mm2=overhangs,
-                         surface_area_mm2=round(float(area.sum()), 2), poses=[asdict(p) for p in poses],
-                         recommended_pose=best.name, min_wall_mm=2 * nozzle_mm, thin_wall_share=round(share, 4),
-                         thin_walls=regions, floating_parts=floating_parts(placed, layer_height))
+    return PlacedFindings(support_threshold_deg=float(threshold_deg), overhang_area_mm2=overhangs,
+                          surface_area_mm2=round(float(area.sum()), 2), min_wall_mm=2 * nozzle_mm,
+                          thin_wall_share=round(share, 4), thin_walls=regions,
+                          floating_parts=floating_parts(placed, layer_height))
+
+
+def pose_options(placed: ColouredMesh, unplaced: ColouredMesh, threshold_deg: float) -> list:
+    """:func:`candidate_poses` of the model before orientation, at the placed model's size."""
+    scale = float(placed.extents[2] / max(unplaced.extents[2], 1e-12))
+    return candidate_poses(unplaced.copy(vertices=unplaced.vertices * scale), threshold_deg)
+
+
+def with_poses(findings: PlacedFindings, poses: list) -> PrintAnalysis:
+    """The report's printability section: the placed mesh's findings and the poses compared."""
+    visible = [p for p in poses if p.front_visible] or poses
+    best = min(visible, key=_pose_preference)
+    return PrintAnalysis(support_threshold_deg=findings.support_threshold_deg,
+                         overhang_area_mm2=findings.overhang_area_mm2, surface_area_mm2=findings.surface_area_mm2,
+                         poses=[asdict(p) for p in poses], recommended_pose=best.name,
+                         min_wall_mm=findings.min_wall_mm, thin_wall_share=findings.thin_wall_share,
+                         thin_walls=findings.thin_walls, floating_parts=findings.floating_parts)
