@@ -116,3 +116,40 @@ def test_the_fresh_surface_loses_its_debris_and_needs_no_repair():
     assert np.array_equal(surface.mesh.vertices, expected.vertices)
     assert np.array_equal(surface.mesh.faces, expected.faces)
     assert len(np.unique(surface.mesh.topology.face_components)) == 1
+
+
+def _open_box_report():
+    from fabricate.mesh import validate_mesh
+
+    box = trimesh.creation.box((10, 10, 10))
+    report = validate_mesh(ColouredMesh(box.vertices, box.faces[1:]))
+    assert not report.ok
+    return report
+
+
+@pytest.mark.parametrize("failures", [1, 2])
+def test_a_placed_mesh_the_proof_fails_is_repaired_and_proved_again(monkeypatch, failures):
+    """make_model's repair path, beside the colours: the proof's first verdict (or both) is replaced by
+    a real failing report (an open box's): a stand-in for a mesh that comes out broken, which the
+    samples never do. One failure: repaired, proved again, filaments and analysis on the repaired
+    mesh. Two: the job stops with the proof's problems."""
+    import fabricate.pipeline as pipeline
+    from fabricate.errors import MeshError
+    from fabricate.pipeline import MakeOptions, make_model
+
+    real, failing, calls = pipeline.validate_mesh, _open_box_report(), []
+
+    def proof(mesh):
+        calls.append(len(mesh.faces))
+        return failing if len(calls) <= failures else real(mesh)
+
+    monkeypatch.setattr(pipeline, "validate_mesh", proof)
+    options = MakeOptions(printer="bambu-a1", resolution=128)
+    if failures == 2:
+        with pytest.raises(MeshError, match="open .boundary. edges"):
+            make_model(ROOT / "samples" / "hamburger.png", options)
+        return
+    result = make_model(ROOT / "samples" / "hamburger.png", options)
+    assert len(calls) == 2 and result.validation.ok
+    assert result.analysis is not None and result.filaments is not None
+    assert len(result.filaments.face_filament) == len(result.mesh.faces) == calls[1]
