@@ -236,14 +236,25 @@ def shading_regions(albedo: np.ndarray, known: np.ndarray, adjacency) -> np.ndar
     seen = np.flatnonzero(known)
     if len(seen):
         chroma = _group_features(albedo[seen], by_chromaticity=True)
-        order = np.argsort(labels[seen], kind="stable")
-        bounds = np.flatnonzero(np.diff(labels[seen][order])) + 1
-        for members in np.split(order, bounds):
-            if len(members) > 1:
-                median = np.median(chroma[members], axis=0)
-                far = np.linalg.norm(chroma[members] - median, axis=1) > HUE_TOLERANCE
-                labels[seen[members[far]]] = -1
+        median = _median_by_label(chroma, labels[seen])
+        far = np.linalg.norm(chroma - median, axis=1) > HUE_TOLERANCE
+        labels[seen[far]] = -1  # a region of one vertex is its own median: never far
     return labels
+
+
+def _median_by_label(values: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(p, k): each row's column-wise median over the rows of its label, as np.median gives it
+    (the mean of the two middle values for an even count), for every label at once."""
+    median = np.empty_like(values)
+    for column in range(values.shape[1]):
+        order = np.lexsort((values[:, column], labels))
+        ranked_labels, ranked = labels[order], values[order, column]
+        start = np.flatnonzero(np.r_[True, ranked_labels[1:] != ranked_labels[:-1]])
+        count = np.diff(np.r_[start, len(order)])
+        low, high = start + (count - 1) // 2, start + count // 2
+        per_label = (ranked[low] + ranked[high]) / 2
+        median[order, column] = np.repeat(per_label, count)
+    return median
 
 
 def even_out_regions(albedo: np.ndarray, known: np.ndarray, adjacency, shading: np.ndarray) -> np.ndarray:
