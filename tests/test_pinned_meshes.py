@@ -7,9 +7,11 @@ fast-simplification versions. The sparse volume's extraction changed algorithm o
 (issue 21, fifth pass: compiled marching cubes with this project's own table, which joins
 the inside across an ambiguous face where scikit-image's Lewiner method decides per cell and
 adds a point inside some cells; robot at 128: 36,054 -> 36,050 vertices, the same vertices
-on the grid edges), and every hash downstream of it was pinned again then. A change that alters one of these meshes changes the
-algorithm and must say so (and update the hash in the same change). The hashes cover the
-raw float64 vertex and int64 face arrays, so they also pin vertex and face order.
+on the grid edges), and every hash downstream of it was pinned again then; the flat-base cut
+changed once (our own plane cut, sixth pass), and the placed mesh was pinned again. A change
+that alters one of these meshes changes the algorithm and must say so (and update the hash in
+the same change). The hashes cover the raw float64 vertex and int64 face arrays, so they also
+pin vertex and face order.
 """
 from __future__ import annotations
 
@@ -157,15 +159,16 @@ PINNED = {
                        'size_mm': [2.37, 2.11, 2.05]},
     'multiview_128_counts': (46602, 93200),
     'multiview_128': 'a4da22587be0ffaa',
-    'placed_128': '43fafef41f4275f2',
-    # Pinned when the k-means distances and the label vote were rewritten (issue 21, second
-    # pass): the same digest came from the code before (its weighted_kmeans and smooth_labels
-    # swapped in), so the filament assignment is bit for bit unchanged.
-    'placed_128_filaments': 'dd947f6a81f77d84',
+    'placed_128': '6987a7cb31c632ef',
+    # The placed mesh and its filaments were pinned again when the flat-base cut became our own
+    # (issue 21, sixth pass: plane_cut.py instead of manifold3d's trim_by_plane; the same solid,
+    # volume equal to 1e-9, a cap triangulated by the same triangulator from the loops, float64
+    # vertices where manifold3d gave float32).
+    'placed_128_filaments': 'bf1ba35b298a9728',
     # With delighting (the default since issue 16's region evening-out): pinned when it was made.
-    'placed_128_filaments_delit': '986bfb696dddd8b1',
-    'placed_128_report': {'vertices': 35856,
-                          'faces': 71720,
+    'placed_128_filaments_delit': 'f95eb46672d38efd',
+    'placed_128_report': {'vertices': 35865,
+                          'faces': 71738,
                           'boundary_edges': 0,
                           'non_manifold_edges': 0,
                           'non_manifold_vertices': 0,
@@ -174,8 +177,8 @@ PINNED = {
                           'degenerate_faces': 0,
                           'self_intersections': 0,
                           'components': 1,
-                          'volume_mm3': 3111580.6106422967,
-                          'area_mm2': 133052.1694,
+                          'volume_mm3': 3111580.611944992,
+                          'area_mm2': 133052.169,
                           'genus': 3,
                           'bbox_min_mm': [5.2528, 45.2282, 0.0],
                           'bbox_max_mm': [250.7472, 210.7718, 254.0],

@@ -38,8 +38,11 @@ CHART_PADDING_TEXELS = 3
 PACK_COARSENING = 3
 #: Charts are kept to about this many triangles' share of the surface: xatlas grows unbounded
 #: charts slowly (20 s for a smooth 50k-triangle sphere in 8 charts, 1.6 s with charts of
-#: 1/256 of its area); fewer, larger charts waste less texture on padding.
-CHART_TRIANGLES = 500
+#: 1/256 of its area); fewer, larger charts waste less texture on padding. Measured on four
+#: samples (hamburger, robot, teapot, chair) at 1024 texels / 20k triangles and 2048 / 50k: 500
+#: covered 49.6-59.4 % of the texture (mean 54.6 and 54.3 %), 700 covers 52.3-60.2 % (55.8 and
+#: 54.2 %), the unwrap taking a quarter longer (2048 / 50k: 2.8 -> 3.5 s).
+CHART_TRIANGLES = 700
 #: Roughness of a print-like matte surface, when nothing better is known (glTF: 1 is fully rough).
 MATTE_ROUGHNESS = 0.8
 #: Nearest full-resolution vertices blended (inverse distance) for each colour sample.

@@ -8,8 +8,8 @@ import numpy as np
 
 from fabricate.errors import InputError, TooSmall
 from fabricate.mesh.coloured_mesh import ColouredMesh
-from fabricate.manifold import as_manifold
 from fabricate.mesh.validate import BED_TOLERANCE_MM
+from fabricate.printing.plane_cut import VertexOrigin, cut_below
 from fabricate.printing.profiles import PrinterProfile
 from fabricate.printing.stable_pose import rotation_to_floor, stable_poses
 
@@ -32,38 +32,18 @@ class FitReport:
     usable_mm: list
     base_cut_mm: float
     #: Where the flat-base cut put each placed vertex on the surface it was given (None: no cut).
-    vertex_origin: Optional["VertexOrigin"] = field(default=None, repr=False, compare=False)
+    vertex_origin: Optional[VertexOrigin] = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "vertex_origin"}
 
 
-@dataclass(frozen=True)
-class VertexOrigin:
-    """Each vertex of a cut mesh on the mesh it was cut from: at vertex ``first``, or ``weight`` of
-    the way along the edge from ``first`` to ``second`` (a vertex the cut made).
-
-    manifold3d carries vertex properties through the cut so; this carries attributes that are
-    known only after it (the pipeline places the shape while the colours are still being made).
-    """
-
-    first: np.ndarray
-    second: np.ndarray
-    weight: np.ndarray
-
-    def carry_colours(self, colours: np.ndarray) -> np.ndarray:
-        """(n, 3) uint8 vertex colours of the uncut mesh -> the cut mesh's, as the cut's own
-        vertex properties give them (the same float32 values, interpolated the same way)."""
-        values = _colour_properties(colours).astype(np.float32).astype(np.float64)
-        low, high = values[self.first], values[self.second]
-        return _colours_of_properties(low + self.weight[:, None] * (high - low))
-
-
 def cut_flat_base(mesh: ColouredMesh, height: float) -> ColouredMesh:
     """Cut the model with the plane ``z = min z + height`` so it stands on a flat face.
 
-    manifold3d performs the cut (its output is manifold); vertex colours travel as
-    vertex properties and the cap takes the colours of the cut edges.
+    :func:`fabricate.printing.plane_cut.cut_below` performs the cut (its output is closed where
+    its input is); vertex colours are interpolated along the cut edges and the cap takes the
+    colours of the cut edges. A mesh the plane cannot cut cleanly (open, non-manifold) is left whole.
     """
     return cut_flat_base_with_origin(mesh, height)[0]
 
@@ -72,73 +52,13 @@ def cut_flat_base_with_origin(mesh: ColouredMesh, height: float):
     """:func:`cut_flat_base`, and the cut mesh's :class:`VertexOrigin` (None where nothing was cut)."""
     if height <= 0:
         return mesh, None
-    colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
-    solid = as_manifold(mesh.vertices, mesh.faces, _colour_properties(colours))
-    plane = float(mesh.vertices[:, 2].min()) + height
-    cut = solid.trim_by_plane([0.0, 0.0, 1.0], plane)
-    if cut.is_empty():
+    cut = cut_below(mesh.vertices, mesh.faces, float(mesh.vertices[:, 2].min()) + height)
+    if cut is None:
         return mesh, None
-    out = cut.to_mesh()
-    props = np.array(out.vert_properties, np.float64)
-    faces = np.array(out.tri_verts, np.int64)
-    # Vertices split along property seams are joined again so every edge pairs up.
-    target = np.arange(len(props))
-    merge_from, merge_to = np.array(out.merge_from_vert, np.int64), np.array(out.merge_to_vert, np.int64)
-    target[merge_from] = merge_to
-    faces = target[faces]
-    # Drop the vertices no face uses, keeping the others in order (np.unique's result, without a sort).
-    used = np.zeros(len(props), bool)
-    used[faces] = True
-    renumber = np.cumsum(used) - 1
-    props = props[used]
-    cut_mesh = mesh.copy(vertices=props[:, :3], faces=renumber[faces], vertex_colours=_colours_of_properties(
-        props[:, 3:6]), face_colours=None).with_face_colours_from_vertices()
-    return cut_mesh, _vertex_origin(mesh, cut_mesh.vertices, plane)
-
-
-def _colour_properties(colours: np.ndarray) -> np.ndarray:
-    return np.asarray(colours).astype(np.float64) / 255.0
-
-
-def _colours_of_properties(values: np.ndarray) -> np.ndarray:
-    # manifold3d hands properties back as float32: the same rounding for colours carried afterwards.
-    values = np.asarray(values, np.float32).astype(np.float64)
-    return np.clip(np.round(values * 255), 0, 255).astype(np.uint8)
-
-
-def _vertex_origin(mesh: ColouredMesh, cut_vertices: np.ndarray, plane: float) -> VertexOrigin:
-    """Where each of ``cut_vertices`` (the cut's output, float32 values) lies on ``mesh``.
-
-    A vertex the cut kept has its position exactly (manifold3d takes float32 positions); the others
-    lie on the plane, where an edge of ``mesh`` crosses it: the nearest such crossing is theirs.
-    """
-    source = mesh.vertices.astype(np.float32)
-    row = np.dtype((np.void, 12))  # one key per float32 triple: a join by exact position
-    keys = np.ascontiguousarray(source).view(row).ravel()
-    order = np.argsort(keys, kind="stable")  # the first of two vertices at one place wins
-    wanted = np.ascontiguousarray(cut_vertices.astype(np.float32)).view(row).ravel()
-    at = np.minimum(np.searchsorted(keys[order], wanted), len(order) - 1)
-    first = order[at]
-    kept = keys[first] == wanted
-    second, weight = first.copy(), np.zeros(len(first))
-    made = np.flatnonzero(~kept)
-    if len(made):
-        points = source.astype(np.float64)
-        z = points[:, 2]
-        faces = mesh.faces
-        straddling = faces[(z[faces].min(axis=1) < plane) & (z[faces].max(axis=1) > plane)]
-        edges = np.concatenate([straddling[:, [0, 1]], straddling[:, [1, 2]], straddling[:, [2, 0]]])
-        edges = edges[(z[edges[:, 0]] < plane) != (z[edges[:, 1]] < plane)]
-        edges = np.unique(np.sort(edges, axis=1), axis=0)
-        low = np.where(z[edges[:, 0]] < z[edges[:, 1]], edges[:, 0], edges[:, 1])
-        high = edges[:, 0] + edges[:, 1] - low
-        t = (plane - z[low]) / (z[high] - z[low])
-        crossings = points[low] + t[:, None] * (points[high] - points[low])
-        from scipy.spatial import cKDTree
-
-        _, nearest = cKDTree(crossings).query(cut_vertices[made])
-        first[made], second[made], weight[made] = low[nearest], high[nearest], t[nearest]
-    return VertexOrigin(first, second, weight)
+    colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
+    cut_mesh = mesh.copy(vertices=cut.vertices, faces=cut.faces, vertex_colours=cut.origin.carry_colours(colours),
+                         face_colours=None).with_face_colours_from_vertices()
+    return cut_mesh, cut.origin
 
 
 def _rotation(deg_z: float) -> np.ndarray:
