@@ -49,16 +49,16 @@ static void start_ray(ray_t *ray, const float *origin, const float *direction, f
     ray->mask = 0xFFFFFFFFu;
 }
 
-/* Each ray's first hit: the triangle (-1 for none) and the distance along the direction (tfar,
- * left at the ray's limit where nothing is hit). ``limits`` may be NULL: ``no_limit`` for all. */
+/* Each ray's first hit within ``limit``: the triangle (-1 for none) and the distance along the
+ * direction (tfar, left at ``limit`` where nothing is hit). */
 void rays_first_hits(void *scene, void *intersect1, int64_t n, const float *origins, const float *directions,
-                     const float *limits, float no_limit, int64_t *face, float *distance)
+                     float limit, int64_t *face, float *distance)
 {
     intersect1_t intersect = (intersect1_t)intersect1;
     ray_hit_t record;
     for (int64_t i = 0; i < n; i++) {
         memset(&record, 0, sizeof(record));
-        start_ray(&record.ray, origins + 3 * i, directions + 3 * i, limits ? limits[i] : no_limit);
+        start_ray(&record.ray, origins + 3 * i, directions + 3 * i, limit);
         record.hit.prim_id = INVALID_ID;
         record.hit.geom_id = INVALID_ID;
         record.hit.instance_ids[0] = INVALID_ID;

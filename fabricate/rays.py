@@ -97,7 +97,7 @@ class _OwnScene:
     def first_hits(self, origins, directions, limit: float):
         face, tfar = np.empty(len(origins), np.int64), np.empty(len(origins), np.float32)
         self.embree.loops.rays_first_hits(self.handle, self.embree.intersect1, len(origins), origins, directions,
-                                          None, limit, face, tfar)
+                                          limit, face, tfar)
         return face, tfar
 
     def any_hit(self, origins, directions) -> np.ndarray:
@@ -157,7 +157,7 @@ class _Embree:
         self.occluded1 = ctypes.cast(lib.rtcOccluded1, pointer).value
         loops = self.loops = library("fabricate._rays")
         floats = array(np.float32)
-        loops.rays_first_hits.argtypes = [pointer, pointer, ctypes.c_int64, floats, floats, pointer, ctypes.c_float,
+        loops.rays_first_hits.argtypes = [pointer, pointer, ctypes.c_int64, floats, floats, ctypes.c_float,
                                           array(np.int64), floats]
         loops.rays_first_hits.restype = None
         loops.rays_any_hits.argtypes = [pointer, pointer, ctypes.c_int64, floats, floats, ctypes.c_float,

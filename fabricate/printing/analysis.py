@@ -221,8 +221,4 @@ def with_poses(findings: PlacedFindings, poses: list) -> PrintAnalysis:
     """The report's printability section: the placed mesh's findings and the poses compared."""
     visible = [p for p in poses if p.front_visible] or poses
     best = min(visible, key=_pose_preference)
-    return PrintAnalysis(support_threshold_deg=findings.support_threshold_deg,
-                         overhang_area_mm2=findings.overhang_area_mm2, surface_area_mm2=findings.surface_area_mm2,
-                         poses=[asdict(p) for p in poses], recommended_pose=best.name,
-                         min_wall_mm=findings.min_wall_mm, thin_wall_share=findings.thin_wall_share,
-                         thin_walls=findings.thin_walls, floating_parts=findings.floating_parts)
+    return PrintAnalysis(**vars(findings), poses=[asdict(p) for p in poses], recommended_pose=best.name)

@@ -56,9 +56,12 @@ def cut_flat_base_with_origin(mesh: ColouredMesh, height: float):
     if cut is None:
         return mesh, None
     colours = mesh.vertex_colours if mesh.vertex_colours is not None else np.full((len(mesh.vertices), 3), 200)
-    cut_mesh = mesh.copy(vertices=cut.vertices, faces=cut.faces, vertex_colours=cut.origin.carry_colours(colours),
-                         face_colours=None).with_face_colours_from_vertices()
-    return cut_mesh, cut.origin
+    return _with_carried_colours(mesh.copy(vertices=cut.vertices, faces=cut.faces), cut.origin, colours), cut.origin
+
+
+def _with_carried_colours(cut: ColouredMesh, origin: VertexOrigin, colours: np.ndarray) -> ColouredMesh:
+    """``cut`` with the uncut mesh's vertex ``colours`` carried along its edges, faces their means."""
+    return cut.copy(vertex_colours=origin.carry_colours(colours), face_colours=None).with_face_colours_from_vertices()
 
 
 def _rotation(deg_z: float) -> np.ndarray:
@@ -168,8 +171,7 @@ def with_colours_of(placed: ColouredMesh, report: FitReport, coloured: ColouredM
         return placed.copy(vertex_colours=coloured.vertex_colours, face_colours=coloured.face_colours)
     if coloured.vertex_colours is None:
         raise ValueError("a cut carries vertex colours: the coloured mesh has none")
-    return placed.copy(vertex_colours=report.vertex_origin.carry_colours(coloured.vertex_colours),
-                       face_colours=None).with_face_colours_from_vertices()
+    return _with_carried_colours(placed, report.vertex_origin, coloured.vertex_colours)
 
 
 @dataclass(frozen=True)
