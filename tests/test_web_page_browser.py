@@ -300,7 +300,9 @@ def test_reload_during_a_build_reconnects_and_finishes(page, server):
     page.on("request", lambda r: r.method == "POST" and r.url == f"{server}/api/jobs" and posts.append(r.url))
     _open(page, server)
     _add_sample(page)
-    page.select_option("#resolution", "128")
+    # 512, not 128: a 128 build now ends in about a second, which a reload can outlast (the check
+    # below needs the build still running when the page comes back).
+    page.select_option("#resolution", "512")
     page.fill("#title", "Reload burger")
     job_id = _click_build(page, server)
     with httpx.Client(timeout=30) as client:
